@@ -1,0 +1,29 @@
+# The Gaia eclipsing-binary Teff workflow: photometry -> correction -> features -> models ->
+# chunked prediction -> best-of-three catalogue -> Hub. Stages live in rules/, one file each.
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+# The importable library lives in scripts/ebteff; rules and helpers use it too.
+sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
+from ebteff.config import validate_config
+
+
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
+
+
+include: "rules/common.smk"
+include: "rules/acquire.smk"
+include: "rules/validate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

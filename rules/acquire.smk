@@ -1,0 +1,50 @@
+# Stage 1: acquire the photometry table. Exactly one of these rules exists per run,
+# chosen by `source:` in the config; a `local` source needs no rule at all.
+
+
+if config["source"] == "simulate":
+
+    rule simulate_photometry:
+        output:
+            photometry=PHOTOMETRY,
+            truth=TRUTH,
+            reference=REFERENCE,
+        log:
+            "results/logs/simulate_photometry.log",
+        benchmark:
+            "results/benchmarks/simulate_photometry.tsv"
+        conda:
+            "../envs/workflow.yaml"
+        threads: 1
+        resources:
+            mem_mb=mem_mb_for_table(per_row_bytes=0, base_mb=4000),
+            runtime=30,
+        params:
+            n_stars=config["simulate"]["n_stars"],
+            seed=config["simulate"]["seed"],
+            block_size=config["simulate"]["block_size"],
+            reference_fraction=config["simulate"]["reference_fraction"],
+        script:
+            "../scripts/simulate_photometry.py"
+
+elif config["source"] == "huggingface":
+
+    localrules:
+        download_photometry,
+
+    rule download_photometry:
+        output:
+            photometry=PHOTOMETRY,
+        log:
+            "results/logs/download_photometry.log",
+        retries: 2
+        conda:
+            "../envs/workflow.yaml"
+        params:
+            repo_id=config["huggingface"]["repo_id"],
+            filename=config["huggingface"]["filename"],
+            revision=config["huggingface"]["revision"],
+            sha256=config["huggingface"]["sha256"],
+            retries=config["huggingface"]["retries"],
+        script:
+            "../scripts/download_photometry.py"

@@ -1,0 +1,21 @@
+# Stage 1b: check the acquired table against the upstream schema and summarise it.
+# Every later stage takes the summary as an input, so nothing runs on an unchecked table.
+
+
+rule validate_photometry:
+    input:
+        photometry=photometry_path,
+    output:
+        summary=PHOTOMETRY_SUMMARY,
+    log:
+        "results/logs/validate_photometry.log",
+    benchmark:
+        "results/benchmarks/validate_photometry.tsv"
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_for_table(per_row_bytes=400),
+        runtime=10,
+    script:
+        "../scripts/validate_photometry.py"

@@ -1,0 +1,35 @@
+"""Validation of the workflow configuration against config/schema.yaml.
+
+Messages name the offending key as a dotted path (``simulate.n_stars``), so a user sees at once
+what to fix in their config file.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """The configuration does not satisfy the schema."""
+
+
+def config_errors(config: dict, schema_path: str | os.PathLike) -> list[str]:
+    """Every schema violation in ``config``, one readable line each, in key order."""
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.Draft202012Validator(schema)
+    lines = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+        where = ".".join(map(str, err.absolute_path)) or "<top level>"
+        lines.append(f"config key {where}: {err.message}")
+    return lines
+
+
+def validate_config(config: dict, schema_path: str | os.PathLike) -> None:
+    """Raise :class:`ConfigError` listing every violation, or return silently."""
+    errors = config_errors(config, schema_path)
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))

@@ -1,0 +1,90 @@
+"""Reading and writing the workflow's files: atomically, deterministically, sentinel-aware.
+
+Every output goes through :func:`atomic_output`, so a failing step never leaves a
+half-written file that Snakemake (or a user) could mistake for a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .schema import NUMERIC, SENTINEL
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_parquet(df: pl.DataFrame, path: str | os.PathLike) -> None:
+    """Write a table atomically with settings that make the bytes a function of the data."""
+    with atomic_output(path) as tmp:
+        df.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+
+
+def _clean_json(obj: Any) -> Any:
+    """Make floats JSON-safe (NaN/inf become null) and round-trip-stable."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean_json(v) for v in obj]
+    return obj
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> None:
+    """Write JSON atomically, keys sorted, so equal content gives equal bytes."""
+    text = json.dumps(_clean_json(obj), indent=2, sort_keys=True) + "\n"
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
+
+
+def sentinel_to_null(frame: pl.LazyFrame | pl.DataFrame, columns=None):
+    """Turn the upstream -999.0 sentinel into null in the numeric columns present."""
+    names = frame.collect_schema().names()
+    cols = [c for c in (columns or NUMERIC) if c in names]
+    return frame.with_columns(
+        pl.when(pl.col(c) == SENTINEL).then(None).otherwise(pl.col(c)).alias(c) for c in cols
+    )
+
+
+def null_to_sentinel(frame: pl.LazyFrame | pl.DataFrame, columns=None):
+    """Write nulls back as the sentinel, where a published format demands it."""
+    names = frame.collect_schema().names()
+    cols = [c for c in (columns or NUMERIC) if c in names]
+    return frame.with_columns(pl.col(c).fill_null(SENTINEL) for c in cols)
+
+
+def scan_photometry(path: str | os.PathLike) -> pl.LazyFrame:
+    """Lazily scan an upstream photometry table with the sentinel turned into null."""
+    return sentinel_to_null(pl.scan_parquet(path))

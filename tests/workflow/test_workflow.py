@@ -1,0 +1,120 @@
+"""End-to-end: the real `snakemake` CLI on the tiny config, in a temporary directory."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from ebteff.schema import PUBLISHED_COVERAGE
+from tables import make_table
+from workflow_runner import REPO, run_snakemake, write_config
+
+
+def test_tiny_run_builds_validated_photometry(snakemake_run):
+    workdir, _ = snakemake_run
+    summary = json.loads((workdir / "results/photometry/summary.json").read_text())
+    assert summary["rows"] == 20_000
+    for name, target in PUBLISHED_COVERAGE.items():
+        assert abs(summary["coverage"][name]["fraction"] - target) <= 0.01, name
+    for path in (
+        "resources/photometry/eb_unified_photometry.parquet",
+        "resources/photometry/truth.parquet",
+        "resources/reference/teff_reference.parquet",
+    ):
+        assert (workdir / path).stat().st_size > 0, path
+    truth = pl.read_parquet(workdir / "resources/photometry/truth.parquet")
+    assert truth.height == 20_000
+
+
+def test_every_rule_logged_and_benchmarked(snakemake_run):
+    workdir, _ = snakemake_run
+    for rule in ("simulate_photometry", "validate_photometry"):
+        log = (workdir / f"results/logs/{rule}.log").read_text()
+        assert "took" in log, rule
+        assert (workdir / f"results/benchmarks/{rule}.tsv").exists(), rule
+
+
+def test_complete_run_leaves_nothing_to_do(snakemake_run):
+    workdir, _ = snakemake_run
+    proc = run_snakemake(workdir, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_dry_run_shows_the_dag(workflow_dir):
+    proc = run_snakemake(workflow_dir, "-n")
+    out = proc.stdout + proc.stderr
+    for rule in ("simulate_photometry", "validate_photometry", "all"):
+        assert rule in out
+    assert not (workflow_dir / "resources").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda c: c.update(unknown_key=1),
+            "config key <top level>: Additional properties are not allowed ('unknown_key'",
+        ),
+        (
+            lambda c: c["simulate"].update(n_stars="many"),
+            "config key simulate.n_stars: 'many' is not of type 'integer'",
+        ),
+        (lambda c: c.update(source="ftp"), "config key source: 'ftp' is not one of"),
+        (lambda c: c.update(source="local"), "config key local.path: None is not of type 'string'"),
+        (lambda c: c["huggingface"].update(sha256="abc"), "config key huggingface.sha256"),
+    ],
+)
+def test_bad_config_stops_with_the_key_named(workflow_dir, tiny_config, edit, message):
+    edit(tiny_config)
+    cfg = write_config(workflow_dir / "bad.yaml", tiny_config)
+    proc = run_snakemake(workflow_dir, "-n", configfile=cfg, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+
+
+def test_local_source(workflow_dir, tiny_config):
+    table = make_table(300)
+    table.write_parquet(workflow_dir / "mine.parquet")
+    tiny_config.update(source="local", local={"path": "mine.parquet"})
+    cfg = write_config(workflow_dir / "local.yaml", tiny_config)
+    run_snakemake(workflow_dir, configfile=cfg)
+    summary = json.loads(
+        (workdir_summary := workflow_dir / "results/photometry/summary.json").read_text()
+    )
+    assert workdir_summary.exists() and summary["rows"] == 300
+    assert not (workflow_dir / "resources/photometry").exists()  # nothing simulated
+
+
+def test_bad_local_table_fails_clearly_and_leaves_no_output(workflow_dir, tiny_config):
+    table = make_table(300)
+    pl.concat([table, table.head(2)]).write_parquet(workflow_dir / "dup.parquet")
+    tiny_config.update(source="local", local={"path": "dup.parquet"})
+    cfg = write_config(workflow_dir / "local.yaml", tiny_config)
+    proc = run_snakemake(workflow_dir, configfile=cfg, check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "source_id is not unique (2 duplicate row(s))" in out
+    assert not (workflow_dir / "results/photometry/summary.json").exists()
+    assert not list((workflow_dir / "results/photometry").glob("*.part"))
+
+
+def test_lint_is_clean(workflow_dir):
+    proc = run_snakemake(workflow_dir, "--lint")
+    assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_snakefmt_and_ruff_are_clean():
+    import subprocess
+    import sys
+
+    files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "rules").glob("*.smk")))]
+    fmt = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *files], capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stderr
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", str(REPO)], capture_output=True, text=True
+    )
+    assert ruff.returncode == 0, ruff.stdout
