@@ -21,6 +21,9 @@ validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
 include: "rules/common.smk"
 include: "rules/acquire.smk"
 include: "rules/validate.smk"
+include: "rules/correction.smk"
+include: "rules/features.smk"
+include: "rules/train.smk"
 
 
 rule all:

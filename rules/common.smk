@@ -7,6 +7,14 @@ PHOTOMETRY = "resources/photometry/eb_unified_photometry.parquet"
 TRUTH = "resources/photometry/truth.parquet"
 REFERENCE = "resources/reference/teff_reference.parquet"
 PHOTOMETRY_SUMMARY = "results/photometry/summary.json"
+CORRECTION_JSON = "results/correction/teff_correction.json"
+CORRECTION_PKL = "results/correction/teff_correction_coeffs_deg2.pkl"
+SPLIT = "results/split/split.parquet"
+MODELS = list(config["models"])
+
+
+wildcard_constraints:
+    model="|".join(MODELS),
 
 
 def config_hash():
@@ -22,9 +30,59 @@ def photometry_path(wildcards=None):
     return PHOTOMETRY
 
 
+def simulated():
+    """True when the photometry is simulated, so the truth table exists for evaluation."""
+    return config["source"] == "simulate"
+
+
+def truth_input(wildcards=None):
+    """The simulated truth, for evaluation only (models never read it); nothing otherwise."""
+    return {"truth": TRUTH} if simulated() else {}
+
+
+def reference_path(wildcards=None):
+    """Reference Teff table for fitting the correction."""
+    if config["correction"]["reference"]:
+        return config["correction"]["reference"]
+    if simulated():
+        return REFERENCE
+    raise WorkflowError(
+        "correction.mode is 'fit' but no reference table is configured: set "
+        "correction.reference to a Parquet file with source_id and teff_ref, or use "
+        "correction.mode: load with correction.file"
+    )
+
+
+def correction_params():
+    """Fit and application settings of the hot-star correction."""
+    c = config["correction"]
+    return {
+        k: c[k] for k in ("fit_floor", "degree", "clip_sigma", "threshold", "blend_width")
+    }
+
+
+def model_spec(wildcards):
+    """The config entry of one model, with its name."""
+    return {"name": wildcards.model, **config["models"][wildcards.model]}
+
+
+def model_outputs(name):
+    return [
+        f"results/models/{name}/model.parquet",
+        f"results/models/{name}/metadata.json",
+        f"results/models/{name}/metrics.json",
+        f"results/models/{name}/metrics.md",
+    ]
+
+
 def all_targets():
     """Everything `snakemake` builds by default."""
-    return [PHOTOMETRY_SUMMARY]
+    targets = [PHOTOMETRY_SUMMARY, CORRECTION_JSON, CORRECTION_PKL]
+    if simulated():
+        targets.append("results/correction/metrics.json")
+    for name in MODELS:
+        targets += model_outputs(name)
+    return targets
 
 
 FULL_CATALOGUE_ROWS = 2_179_680

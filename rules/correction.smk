@@ -1,0 +1,70 @@
+# Stage 2: the hot-star Teff correction, fitted on a reference table or loaded from a file.
+# Either way the result is results/correction/teff_correction.json, which every later stage reads.
+
+
+if config["correction"]["mode"] == "fit":
+
+    rule fit_correction:
+        input:
+            photometry=photometry_path,
+            summary=PHOTOMETRY_SUMMARY,
+            reference=reference_path,
+        output:
+            json=CORRECTION_JSON,
+            pkl=CORRECTION_PKL,
+            plot="results/correction/teff_correction.png",
+        params:
+            settings=correction_params(),
+        log:
+            "results/logs/fit_correction.log",
+        benchmark:
+            "results/benchmarks/fit_correction.tsv"
+        threads: 1
+        resources:
+            mem_mb=mem_mb_for_table(per_row_bytes=40),
+            runtime=10,
+        conda:
+            "../envs/workflow.yaml"
+        script:
+            "../scripts/fit_correction.py"
+
+else:
+
+    rule load_correction:
+        input:
+            file=config["correction"]["file"],
+        output:
+            json=CORRECTION_JSON,
+            pkl=CORRECTION_PKL,
+        params:
+            settings=correction_params(),
+            sha256=config["correction"]["file_sha256"],
+        log:
+            "results/logs/load_correction.log",
+        threads: 1
+        resources:
+            mem_mb=500,
+            runtime=5,
+        conda:
+            "../envs/workflow.yaml"
+        script:
+            "../scripts/load_correction.py"
+
+
+rule evaluate_correction:
+    input:
+        unpack(truth_input),
+        photometry=photometry_path,
+        correction=CORRECTION_JSON,
+    output:
+        metrics="results/correction/metrics.json",
+    log:
+        "results/logs/evaluate_correction.log",
+    threads: 1
+    resources:
+        mem_mb=mem_mb_for_table(per_row_bytes=60),
+        runtime=10,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/evaluate_correction.py"

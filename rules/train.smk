@@ -1,0 +1,47 @@
+# Stage 4: train each model on the shared training split, and evaluate it on the test split.
+
+
+rule train_model:
+    input:
+        table="results/features/{model}.parquet",
+    output:
+        model="results/models/{model}/model.parquet",
+        metadata="results/models/{model}/metadata.json",
+    params:
+        spec=model_spec,
+    log:
+        "results/logs/train_model/{model}.log",
+    benchmark:
+        "results/benchmarks/train_model/{model}.tsv"
+    threads: config["training"]["threads"]
+    resources:
+        mem_mb=mem_mb_for_table(per_row_bytes=2000, base_mb=1000),
+        runtime=120,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/train_model.py"
+
+
+rule evaluate_model:
+    input:
+        unpack(truth_input),
+        table="results/features/{model}.parquet",
+        model="results/models/{model}/model.parquet",
+    output:
+        metrics="results/models/{model}/metrics.json",
+        markdown="results/models/{model}/metrics.md",
+    params:
+        spec=model_spec,
+    log:
+        "results/logs/evaluate_model/{model}.log",
+    benchmark:
+        "results/benchmarks/evaluate_model/{model}.tsv"
+    threads: config["training"]["threads"]
+    resources:
+        mem_mb=mem_mb_for_table(per_row_bytes=500, base_mb=1000),
+        runtime=30,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/evaluate_model.py"

@@ -1,0 +1,52 @@
+"""Rule evaluate_model: test- and train-split metrics against the label and the truth."""
+
+import polars as pl
+
+from ebteff.evaluate import full_metrics, markdown_table
+from ebteff.features import ModelSpec
+from ebteff.forest import load_forest, predict_trees
+from ebteff.io import atomic_output, write_json
+from ebteff.logs import setup_logging, timed
+
+
+def main(smk) -> None:
+    logger = setup_logging(smk.log[0])
+    cfg = dict(smk.params.spec)
+    spec = ModelSpec.from_config(cfg.pop("name"), cfg)
+    model, _ = load_forest(smk.input.model)
+    table = pl.read_parquet(smk.input.table)
+    if "truth" in smk.input.keys():
+        truth = pl.read_parquet(smk.input.truth, columns=["source_id", "teff_blend"])
+        table = table.join(truth, on="source_id", how="left")
+    result = {"model": spec.name, "label": spec.target, "splits": {}}
+    rows = {}
+    for split in ("test", "train"):
+        part = table.filter(pl.col("split") == split)
+        with timed(logger, f"predicting {part.height} {split} rows"):
+            mean, _ = predict_trees(model, part.select(spec.features).to_numpy())
+        teff = spec.inverse(mean)
+        entry = {"vs_label": full_metrics(part[spec.target].to_numpy(), teff)}
+        rows[f"{split} vs label"] = entry["vs_label"]["overall"]
+        if "teff_blend" in part.columns:
+            entry["vs_truth"] = full_metrics(part["teff_blend"].to_numpy(), teff)
+            rows[f"{split} vs truth"] = entry["vs_truth"]["overall"]
+        result["splits"][split] = entry
+    test = result["splits"]["test"]["vs_label"]["overall"]
+    logger.info(
+        "%s test: MAE %.0f K, RMSE %.0f K, R2 %.3f, within 10%% %.1f%%",
+        spec.name,
+        test["mae"],
+        test["rmse"],
+        test["r2"],
+        100 * test["within_10pct"],
+    )
+    write_json(result, smk.output.metrics)
+    md = markdown_table(rows, f"{spec.name} (label: {spec.target})")
+    bins = result["splits"]["test"]["vs_label"]["per_bin"]
+    md += "\n" + markdown_table(bins, f"{spec.name}: test split per Teff bin of the label")
+    with atomic_output(smk.output.markdown) as tmp:
+        tmp.write_text(md)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821

@@ -1,0 +1,83 @@
+"""Rule train_model: fit one random forest on the shared training split and store it."""
+
+import os
+import platform
+import time
+
+import numpy as np
+import polars as pl
+import sklearn
+
+from ebteff import __version__
+from ebteff.features import ModelSpec
+from ebteff.forest import save_forest, train_forest
+from ebteff.io import sha256sum, write_json
+from ebteff.logs import setup_logging
+
+
+def main(smk) -> None:
+    logger = setup_logging(smk.log[0])
+    cfg = dict(smk.params.spec)
+    spec = ModelSpec.from_config(cfg.pop("name"), cfg)
+    train = pl.read_parquet(smk.input.table).filter(pl.col("split") == "train")
+    if train.height == 0:
+        raise ValueError(f"model {spec.name}: no training rows in {smk.input.table}")
+    X = train.select(spec.features).to_numpy().astype(np.float64)
+    y = train["target"].to_numpy()
+    logger.info(
+        "training %s on %d rows x %d features with %d thread(s): %s",
+        spec.name,
+        train.height,
+        len(spec.features),
+        smk.threads,
+        spec.hyperparameters,
+    )
+    start = time.perf_counter()
+    model = train_forest(X, y, spec.hyperparameters, n_jobs=smk.threads)
+    seconds = time.perf_counter() - start
+    n_nodes = int(sum(e.tree_.node_count for e in model.estimators_))
+    logger.info("trained in %.1f s: %d trees, %d nodes", seconds, len(model.estimators_), n_nodes)
+    save_forest(
+        model,
+        smk.output.model,
+        {
+            "model": spec.name,
+            "features": ",".join(spec.features),
+            "transform": spec.transform,
+            "target": spec.target,
+        },
+    )
+    write_json(
+        {
+            "name": spec.name,
+            "features": list(spec.features),
+            "target": spec.target,
+            "transform": spec.transform,
+            "predicts": "log10(Teff / K)" if spec.transform == "log10" else "Teff (K)",
+            "hyperparameters": spec.hyperparameters,
+            "training_rows": train.height,
+            "n_nodes": n_nodes,
+            "feature_importances": dict(
+                zip(spec.features, map(float, model.feature_importances_), strict=True)
+            ),
+            "model_file": "model.parquet",
+            "model_format": "ebteff-forest-v1 (Parquet node table; ebteff.forest.load_forest)",
+            "model_bytes": os.path.getsize(smk.output.model),
+            "model_sha256": sha256sum(smk.output.model),
+            "input_sha256": {"features": sha256sum(smk.input.table)},
+            "train_seconds": round(seconds, 2),
+            "threads": smk.threads,
+            "versions": {
+                "ebteff": __version__,
+                "python": platform.python_version(),
+                "scikit-learn": sklearn.__version__,
+                "numpy": np.__version__,
+                "polars": pl.__version__,
+            },
+        },
+        smk.output.metadata,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821

@@ -1,0 +1,67 @@
+"""Model storage: the Parquet node table rebuilds a forest that predicts exactly as trained."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from ebteff.forest import load_forest, predict_trees, save_forest, train_forest
+
+HP = {
+    "n_estimators": 12,
+    "max_depth": 10,
+    "min_samples_leaf": 3,
+    "max_features": "log2",
+    "random_state": 42,
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, 5))
+    y = 3.7 + 0.2 * np.tanh(X[:, 0]) + 0.05 * X[:, 1] ** 2 + rng.normal(0, 0.02, 3000)
+    return X, y
+
+
+def test_round_trip_predicts_identically(tmp_path, data):
+    X, y = data
+    model = train_forest(X, y, HP, n_jobs=2)
+    save_forest(model, tmp_path / "m.parquet", {"model": "t"})
+    loaded, meta = load_forest(tmp_path / "m.parquet")
+    assert meta["model"] == "t" and int(meta["n_estimators"]) == 12
+    Xt = np.random.default_rng(9).normal(size=(500, 5))
+    for a, b in zip(model.estimators_, loaded.estimators_, strict=True):
+        assert np.array_equal(a.predict(Xt), b.predict(Xt))
+    mean, std = predict_trees(loaded, Xt)
+    per_tree = np.stack([e.predict(Xt) for e in model.estimators_])
+    assert np.allclose(mean, per_tree.mean(0), rtol=0, atol=1e-12)
+    assert np.allclose(std, per_tree.std(0), rtol=0, atol=1e-9)
+    assert np.allclose(loaded.predict(Xt), model.predict(Xt), rtol=0, atol=1e-12)
+
+
+def test_same_inputs_same_bytes(tmp_path, data):
+    X, y = data
+    for name, jobs in (("a", 1), ("b", 2)):
+        save_forest(train_forest(X, y, HP, n_jobs=jobs), tmp_path / f"{name}.parquet", {})
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+
+
+def test_file_is_not_a_pickle_and_smaller(tmp_path, data):
+    import joblib
+
+    X, y = data
+    model = train_forest(X, y, HP)
+    save_forest(model, tmp_path / "m.parquet", {})
+    joblib.dump(model, tmp_path / "m.pkl")
+    assert pq.ParquetFile(tmp_path / "m.parquet").schema_arrow.names[0] == "tree"
+    assert (tmp_path / "m.parquet").stat().st_size < 0.3 * (tmp_path / "m.pkl").stat().st_size
+
+
+def test_foreign_parquet_is_refused(tmp_path):
+    import polars as pl
+
+    pl.DataFrame({"a": [1]}).write_parquet(tmp_path / "x.parquet")
+    with pytest.raises(ValueError, match="is not an ebteff-forest-v1 model file"):
+        load_forest(tmp_path / "x.parquet")
