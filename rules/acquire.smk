@@ -37,7 +37,7 @@ elif config["source"] == "huggingface":
             photometry=PHOTOMETRY,
         log:
             "results/logs/download_photometry.log",
-        retries: 2
+        retries: 1
         conda:
             "../envs/workflow.yaml"
         params:

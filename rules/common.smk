@@ -57,7 +57,8 @@ def correction_params():
     """Fit and application settings of the hot-star correction."""
     c = config["correction"]
     return {
-        k: c[k] for k in ("fit_floor", "degree", "clip_sigma", "threshold", "blend_width")
+        k: c[k]
+        for k in ("fit_floor", "degree", "clip_sigma", "threshold", "blend_width")
     }
 
 

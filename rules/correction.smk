@@ -13,18 +13,18 @@ if config["correction"]["mode"] == "fit":
             json=CORRECTION_JSON,
             pkl=CORRECTION_PKL,
             plot="results/correction/teff_correction.png",
-        params:
-            settings=correction_params(),
         log:
             "results/logs/fit_correction.log",
         benchmark:
             "results/benchmarks/fit_correction.tsv"
+        conda:
+            "../envs/workflow.yaml"
         threads: 1
         resources:
             mem_mb=mem_mb_for_table(per_row_bytes=40),
             runtime=10,
-        conda:
-            "../envs/workflow.yaml"
+        params:
+            settings=correction_params(),
         script:
             "../scripts/fit_correction.py"
 
@@ -36,17 +36,17 @@ else:
         output:
             json=CORRECTION_JSON,
             pkl=CORRECTION_PKL,
-        params:
-            settings=correction_params(),
-            sha256=config["correction"]["file_sha256"],
         log:
             "results/logs/load_correction.log",
+        conda:
+            "../envs/workflow.yaml"
         threads: 1
         resources:
             mem_mb=500,
             runtime=5,
-        conda:
-            "../envs/workflow.yaml"
+        params:
+            settings=correction_params(),
+            sha256=config["correction"]["file_sha256"],
         script:
             "../scripts/load_correction.py"
 
@@ -60,11 +60,11 @@ rule evaluate_correction:
         metrics="results/correction/metrics.json",
     log:
         "results/logs/evaluate_correction.log",
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=60),
         runtime=10,
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/evaluate_correction.py"

@@ -8,19 +8,19 @@ rule make_split:
     output:
         split=SPLIT,
         counts="results/split/counts.json",
-    params:
-        fractions={k: config["split"][k] for k in ("train", "calibration", "test")},
-        salt=config["split"]["salt"],
     log:
         "results/logs/make_split.log",
     benchmark:
         "results/benchmarks/make_split.tsv"
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=40),
         runtime=10,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        fractions={k: config["split"][k] for k in ("train", "calibration", "test")},
+        salt=config["split"]["salt"],
     script:
         "../scripts/make_split.py"
 
@@ -34,17 +34,17 @@ rule build_features:
     output:
         table="results/features/{model}.parquet",
         counts="results/features/{model}.counts.json",
-    params:
-        spec=model_spec,
     log:
         "results/logs/build_features/{model}.log",
     benchmark:
         "results/benchmarks/build_features/{model}.tsv"
+    conda:
+        "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=300),
         runtime=10,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        spec=model_spec,
     script:
         "../scripts/build_features.py"

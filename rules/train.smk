@@ -7,18 +7,18 @@ rule train_model:
     output:
         model="results/models/{model}/model.parquet",
         metadata="results/models/{model}/metadata.json",
-    params:
-        spec=model_spec,
     log:
         "results/logs/train_model/{model}.log",
     benchmark:
         "results/benchmarks/train_model/{model}.tsv"
+    conda:
+        "../envs/workflow.yaml"
     threads: config["training"]["threads"]
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=2000, base_mb=1000),
         runtime=120,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        spec=model_spec,
     script:
         "../scripts/train_model.py"
 
@@ -31,17 +31,17 @@ rule evaluate_model:
     output:
         metrics="results/models/{model}/metrics.json",
         markdown="results/models/{model}/metrics.md",
-    params:
-        spec=model_spec,
     log:
         "results/logs/evaluate_model/{model}.log",
     benchmark:
         "results/benchmarks/evaluate_model/{model}.tsv"
+    conda:
+        "../envs/workflow.yaml"
     threads: config["training"]["threads"]
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=500, base_mb=1000),
         runtime=30,
-    conda:
-        "../envs/workflow.yaml"
+    params:
+        spec=model_spec,
     script:
         "../scripts/evaluate_model.py"

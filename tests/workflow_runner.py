@@ -38,18 +38,10 @@ def run_snakemake(
     timeout: int = 900,
 ) -> subprocess.CompletedProcess:
     """Run `python -m snakemake` on the repository's Snakefile in ``workdir``."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(SNAKEFILE),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(configfile or TEST_CONFIG),
-        *args,
-    ]
+    # targets and flags first: --configfile would swallow every word after it
+    cmd = [sys.executable, "-m", "snakemake", *args]
+    cmd += ["--snakefile", str(SNAKEFILE), "--directory", str(workdir)]
+    cmd += ["--configfile", str(configfile or TEST_CONFIG)]
     if not any(a.startswith("--cores") or a == "-c" for a in args):
         cmd += ["--cores", "2"]
     full_env = {**os.environ, **(env or {})}

@@ -7,9 +7,13 @@ import json
 import polars as pl
 import pytest
 
+from ebteff.correction import load_legacy_pickle
 from ebteff.schema import PUBLISHED_COVERAGE
 from tables import make_table
-from workflow_runner import REPO, run_snakemake, write_config
+from workflow_runner import REPO, load_test_config, run_snakemake, write_config
+
+TEST_CONFIG_MODELS = load_test_config()["models"]
+MODELS = list(TEST_CONFIG_MODELS)
 
 
 def test_tiny_run_builds_validated_photometry(snakemake_run):
@@ -30,10 +34,46 @@ def test_tiny_run_builds_validated_photometry(snakemake_run):
 
 def test_every_rule_logged_and_benchmarked(snakemake_run):
     workdir, _ = snakemake_run
-    for rule in ("simulate_photometry", "validate_photometry"):
-        log = (workdir / f"results/logs/{rule}.log").read_text()
-        assert "took" in log, rule
+    for rule in ("simulate_photometry", "validate_photometry", "fit_correction", "make_split"):
+        assert (workdir / f"results/logs/{rule}.log").read_text(), rule
         assert (workdir / f"results/benchmarks/{rule}.tsv").exists(), rule
+    for rule in ("build_features", "train_model", "evaluate_model"):
+        for model in MODELS:
+            assert (workdir / f"results/logs/{rule}/{model}.log").read_text(), (rule, model)
+            assert (workdir / f"results/benchmarks/{rule}/{model}.tsv").exists(), (rule, model)
+
+
+def test_correction_fitted_and_halves_the_hot_bias(snakemake_run):
+    workdir, _ = snakemake_run
+    data = json.loads((workdir / "results/correction/teff_correction.json").read_text())
+    assert len(data["coefficients"]) == 3 and data["fit"]["n_used"] > 50
+    legacy = load_legacy_pickle(workdir / "results/correction/teff_correction_coeffs_deg2.pkl")
+    assert legacy.coefficients == pytest.approx(data["coefficients"])
+    metrics = json.loads((workdir / "results/correction/metrics.json").read_text())
+    hot = metrics["above_threshold"]
+    assert hot["raw"]["bias"] < 0  # GSP-Phot reads hot stars too cool
+    assert abs(hot["corrected"]["bias"]) <= 0.5 * abs(hot["raw"]["bias"])
+
+
+def test_models_share_one_split_and_are_evaluated(snakemake_run):
+    workdir, _ = snakemake_run
+    split = pl.read_parquet(workdir / "results/split/split.parquet")
+    for model in MODELS:
+        table = pl.read_parquet(workdir / f"results/features/{model}.parquet")
+        joined = table.join(split, on="source_id", suffix="_shared")
+        assert joined.height == table.height
+        assert (joined["split"].cast(pl.String) == joined["split_shared"].cast(pl.String)).all()
+        meta = json.loads((workdir / f"results/models/{model}/metadata.json").read_text())
+        assert meta["features"] == TEST_CONFIG_MODELS[model]["features"]
+        assert meta["training_rows"] == table.filter(pl.col("split") == "train").height
+        metrics = json.loads((workdir / f"results/models/{model}/metrics.json").read_text())
+        test = metrics["splits"]["test"]
+        assert test["vs_label"]["overall"]["n"] == table.filter(pl.col("split") == "test").height
+        assert 0 < test["vs_label"]["overall"]["mae"] < 5000
+        assert "vs_truth" in test and set(test["vs_label"]["per_bin"]) == set(
+            ["0-4000", "4000-5000", "5000-6000", "6000-8000", "8000-50000"]
+        )
+        assert "| test vs label |" in (workdir / f"results/models/{model}/metrics.md").read_text()
 
 
 def test_complete_run_leaves_nothing_to_do(snakemake_run):
@@ -45,7 +85,7 @@ def test_complete_run_leaves_nothing_to_do(snakemake_run):
 def test_dry_run_shows_the_dag(workflow_dir):
     proc = run_snakemake(workflow_dir, "-n")
     out = proc.stdout + proc.stderr
-    for rule in ("simulate_photometry", "validate_photometry", "all"):
+    for rule in ("simulate_photometry", "validate_photometry", "fit_correction", "train_model"):
         assert rule in out
     assert not (workflow_dir / "resources").exists()
 
@@ -75,16 +115,22 @@ def test_bad_config_stops_with_the_key_named(workflow_dir, tiny_config, edit, me
 
 
 def test_local_source(workflow_dir, tiny_config):
-    table = make_table(300)
-    table.write_parquet(workflow_dir / "mine.parquet")
+    make_table(300).write_parquet(workflow_dir / "mine.parquet")
     tiny_config.update(source="local", local={"path": "mine.parquet"})
     cfg = write_config(workflow_dir / "local.yaml", tiny_config)
-    run_snakemake(workflow_dir, configfile=cfg)
-    summary = json.loads(
-        (workdir_summary := workflow_dir / "results/photometry/summary.json").read_text()
-    )
-    assert workdir_summary.exists() and summary["rows"] == 300
+    run_snakemake(workflow_dir, "results/photometry/summary.json", configfile=cfg)
+    summary = json.loads((workflow_dir / "results/photometry/summary.json").read_text())
+    assert summary["rows"] == 300
     assert not (workflow_dir / "resources/photometry").exists()  # nothing simulated
+
+
+def test_local_source_without_reference_asks_for_one(workflow_dir, tiny_config):
+    make_table(300).write_parquet(workflow_dir / "mine.parquet")
+    tiny_config.update(source="local", local={"path": "mine.parquet"})
+    cfg = write_config(workflow_dir / "local.yaml", tiny_config)
+    proc = run_snakemake(workflow_dir, "-n", configfile=cfg, check=False)
+    assert proc.returncode != 0
+    assert "set correction.reference to a Parquet file" in proc.stdout + proc.stderr
 
 
 def test_bad_local_table_fails_clearly_and_leaves_no_output(workflow_dir, tiny_config):
@@ -92,7 +138,9 @@ def test_bad_local_table_fails_clearly_and_leaves_no_output(workflow_dir, tiny_c
     pl.concat([table, table.head(2)]).write_parquet(workflow_dir / "dup.parquet")
     tiny_config.update(source="local", local={"path": "dup.parquet"})
     cfg = write_config(workflow_dir / "local.yaml", tiny_config)
-    proc = run_snakemake(workflow_dir, configfile=cfg, check=False)
+    proc = run_snakemake(
+        workflow_dir, "results/photometry/summary.json", configfile=cfg, check=False
+    )
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "source_id is not unique (2 duplicate row(s))" in out

@@ -1,0 +1,666 @@
+"""A physics-based simulator of the upstream photometry table (the workflow's offline default).
+
+:func:`simulate_catalogue` writes, block by block, three Parquet files:
+
+1. the photometry table, with exactly the upstream columns, dtypes and -999.0 sentinels
+   (:data:`ebteff.schema.COLUMNS`), sorted by ``source_id``;
+2. the truth (true Teff of both components, blended Teff ``teff_blend`` as defined below, logg,
+   [M/H], A0, distance, radii, masses, ``light_ratio`` = F2/F1 in unreddened G, ``giant``), which
+   models never read;
+3. a spectroscopic-quality reference sample (``teff_ref``, ``teff_ref_err``) for fitting the
+   hot-star correction.
+
+Each star is an eclipsing binary: two components whose fluxes add in every band. Magnitudes come
+from :mod:`ebteff.stellar` (Kurucz grid, published relations); this module draws the population,
+places it in a dusty Galactic disc, selects what Gaia, Pan-STARRS1 and 2MASS would see, adds noise
+and makes GSP-Phot-like labels. Every random number comes from ``np.random.default_rng([seed,
+block])``, so the same (n_stars, seed, block_size) gives byte-identical files.
+
+The GSP-Phot-like label ``teff_gaia`` (exact law, for tests of the correction):
+
+1. T_blend = (F1 T1 + F2 T2) / (F1 + F2), F = each component's unreddened G-band flux.
+2. T_app = T_blend exp(GAMMA_EXTINCTION dA + s e), e ~ N(0, 1), s = 0.02 + 0.03 10^(0.4 (G - 19))
+   (a few per cent); dA = GSP-Phot's A0 error, N(-BETA_EXTINCTION A0, 0.1 + 0.05 A0): reddened
+   stars have their extinction underestimated, so they look intrinsically redder and read cooler.
+3. Hot-star bias: with B(T) = T + HOT_BIAS_A (T - 10000)^2 for T > 10000 (identity below),
+   teff_gaia = B^-1(T_app). So the correction P(T) = B(T), a degree-2 polynomial, maps teff_gaia
+   back to T_app (to T_blend up to the noise of step 2).
+4. Clipped to GSP-Phot's 2,500-50,000 K.
+
+Stars cooler than 3,500 K (below the Kurucz grid) are drawn rarely as primaries (TEFF_WEIGHTS,
+3% of dwarf primaries, ~2% of catalogue primaries); low-mass secondaries are often that cool but
+contribute little light. Their Gaia magnitudes are extrapolated (see :mod:`ebteff.stellar`).
+
+Population, Galaxy and survey knobs are module constants below; the ones marked "tuned" were set
+so that every coverage of :data:`ebteff.schema.PUBLISHED_COVERAGE` and the label Teff bins of
+DESIGN.md come out right in expectation (sampling scatter at 20,000 stars is ~0.35 points).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scipy import special
+
+from . import stellar
+from .io import atomic_output
+from .schema import COLUMNS, COVERAGE_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
+
+log = logging.getLogger(__name__)
+
+# --- Population (tuned so the GSP-Phot-like label distribution matches DESIGN.md)
+
+#: Fraction of primaries that are red giants (logg 2.2-3.5, Teff 3,600-5,200 K).
+GIANT_FRACTION = 0.10
+GIANT_TEFF = (3600.0, 5200.0)
+GIANT_LOGG = (2.2, 3.5)
+GIANT_MASS = (0.9, 2.5)
+#: Dwarf primaries: Teff drawn log-uniformly within each segment, segments chosen by weight.
+TEFF_EDGES = (2500.0, 3500.0, 4000.0, 5000.0, 6000.0, 7500.0, 10000.0, 15000.0, 25000.0, 48000.0)
+TEFF_WEIGHTS = (0.03, 0.14, 0.20, 0.24, 0.20, 0.15, 0.007, 0.010, 0.023)
+#: Mass ratio q = M2/M1 ~ Q_MIN + (1 - Q_MIN) Beta(a, b): eclipse surveys favour similar stars.
+Q_MIN = 0.1
+Q_BETA = (2.5, 1.5)
+#: Spread of primary radii about the mean dwarf sequence (main-sequence evolution), dex.
+RADIUS_SCATTER_DEX = 0.06
+#: Thin-disc metallicity distribution, dex (approx.).
+FEH_MEAN, FEH_STD, FEH_RANGE = -0.1, 0.25, (-2.5, 0.5)
+
+# --- Galaxy: an exponential disc with a dust layer
+
+#: Line-of-sight density p(d) ~ d (1 - exp(-d/h)) exp(-d / DISTANCE_SCALE_PC) (exponential disc
+#: of scale height h seen from inside it), truncated where the binary would be fainter than the
+#: Gaia limit even without dust. The long effective scale (tuned, with the completeness knobs
+#: below, so the G distribution yields the published coverages) stands for the density rising
+#: towards the inner Galaxy, which a single exponential cannot follow.
+DISTANCE_SCALE_PC = 8000.0
+#: Stellar scale heights (pc): old (cool) stars and young (primary hotter than 10,000 K) stars.
+SCALE_HEIGHT_PC = (300.0, 100.0)
+#: Dust: dA0/ds = DUST_DENSITY exp(-|z| / DUST_SCALE_HEIGHT), mag/pc, times a log-normal clumping.
+DUST_DENSITY = 1.0e-3
+DUST_SCALE_HEIGHT_PC = 125.0
+DUST_CLUMPING_DEX = 0.2
+A0_MAX = 10.0
+#: Tangential velocity dispersion (km/s) per component: old and young stars.
+VELOCITY_DISPERSION = (30.0, 15.0)
+KM_S_PER_MAS_YR_KPC = 4.74047
+
+# --- Selection
+
+#: Gaia limits of the catalogue: fainter or brighter stars are not in it.
+G_FAINT, G_BRIGHT = 20.7, 5.0
+#: The Gaia eclipsing-binary classification loses completeness at the faint end (fewer good
+#: epochs, larger noise; Mowlavi et al. 2023): logistic in G with this midpoint and width.
+EB_COMPLETENESS_G50, EB_COMPLETENESS_WIDTH = 19.8, 0.35
+
+#: GSP-Phot labels exist only for G < 19 (Andrae et al. 2023), with this completeness there;
+#: logg and [M/H] are lost first for faint stars (logistic in G). Tuned to the published
+#: coverages (58%, 56%, 48% of all stars).
+GSPPHOT_G_LIMIT = 19.0
+GSPPHOT_COMPLETENESS = 0.838
+LOGG_G50, MH_G50, LABEL_WIDTH = 19.76, 18.705, 0.5
+
+#: Pan-STARRS1 3pi: Dec > -30 deg (Chambers et al. 2016); soft PSF saturation and single-epoch
+#: 5-sigma depths (approx., Chambers et al. 2016), mean over ~PS1_EPOCHS epochs.
+PS1_DEC_MIN = -30.0
+PS1_SATURATION = {"g": 13.8, "r": 13.8, "i": 13.8, "z": 13.3, "y": 12.3}
+PS1_DEPTH = {"g": 22.0, "r": 21.8, "i": 21.5, "z": 20.9, "y": 19.7}
+PS1_EPOCHS = 6
+PS1_SOFTNESS = 0.15
+#: Crowded low-latitude fields lose PS1 mean-object matches: completeness 1 - f exp(-|b|/b0)
+#: (f tuned to the published 53.5%; the footprint alone would give ~70%).
+PS1_CROWDING = (0.42, 5.0)
+#: PS1 Kron magnitudes of point sources: slightly brighter and noisier than PSF (approx.).
+PS1_KRON_OFFSET, PS1_KRON_NOISE = -0.01, 1.5
+
+#: 2MASS PSC: 10-sigma limits J 15.8, H 15.1, Ks 14.3 (Skrutskie et al. 2006); a source enters
+#: with SNR >= 7 in at least one band, 2.5 log10(10/7) = 0.39 mag fainter (background-limited).
+#: The offset used, 0.46 mag, is that figure nudged to the published ~60% coverage.
+TMASS_10SIGMA = {"j": 15.8, "h": 15.1, "k": 14.3}
+TMASS_DETECTION_OFFSET = 0.46
+TMASS_SOFTNESS = 0.15
+
+# --- GSP-Phot-like labels (law in the module docstring)
+
+HOT_BIAS_T0 = 10_000.0
+#: Curvature of the hot-star bias (per K): a label L > 10,000 K stands for L + a (L - 10000)^2.
+#: 2e-5 makes a 20,000 K star read ~18,500 K, a 30,000 K star ~25,300 K and a 50,000 K star
+#: ~36,000 K (with a = 1e-4 every hot label would stay below ~26,000 K, far from DESIGN's mean).
+HOT_BIAS_A = 2.0e-5
+#: d ln(Teff) per mag of A0 error along the colour-extinction degeneracy of a solar-type star:
+#: E(BP-RP)/A0 ~ 0.47 (grid) over |d(BP-RP)/d ln Teff| ~ 1.8-2.4 (grid, 4,500-6,500 K dwarfs).
+GAMMA_EXTINCTION = 0.22
+#: GSP-Phot's A0 is underestimated by this fraction of the true A0 (approx.).
+BETA_EXTINCTION = 0.10
+LABEL_TEFF_RANGE = (2500.0, 50000.0)
+
+# --- Reference sample
+
+#: Weight of stars with teff_gaia > 10,000 K relative to cooler ones when drawing the sample.
+REFERENCE_HOT_WEIGHT = 20.0
+REFERENCE_ERROR_RANGE = (0.01, 0.02)
+
+# --- source_id
+
+#: Gaia DR3 source_id = HEALPix level-12 index * 2^35 + a running number, so ids span
+#: [2^35, 12 * 4^12 * 2^35). Ours span that range in increasing order with random gaps; they do
+#: not encode the simulated position.
+SOURCE_ID_RANGE = (2**35, 12 * 4**12 * 2**35)
+
+#: ICRS -> Galactic rotation (Hipparcos, ESA 1997, Vol. 1, Sect. 1.5.3): r_gal = R r_icrs.
+ICRS_TO_GALACTIC = np.array(
+    [
+        [-0.0548755604162154, -0.8734370902348850, -0.4838350155487132],
+        [+0.4941094278755837, -0.4448296299600112, +0.7469822444972189],
+        [-0.8676661490190047, -0.1980763734312015, +0.4559837761750669],
+    ]
+)
+
+TRUTH_COLUMNS = (
+    "source_id",
+    "teff1",
+    "teff2",
+    "teff_blend",
+    "logg1",
+    "logg2",
+    "mh",
+    "a0",
+    "distance_pc",
+    "light_ratio",
+    "radius1",
+    "radius2",
+    "mass1",
+    "mass2",
+    "giant",
+)
+REFERENCE_COLUMNS = ("source_id", "teff_ref", "teff_ref_err")
+
+
+# --- Small pure helpers (tested directly)
+
+
+def galactic_to_icrs(l_deg, b_deg) -> tuple[np.ndarray, np.ndarray]:
+    """Right ascension and declination (deg, ICRS) of Galactic (l, b) in degrees."""
+    lr, br = np.radians(l_deg), np.radians(b_deg)
+    gal = np.stack([np.cos(br) * np.cos(lr), np.cos(br) * np.sin(lr), np.sin(br)])
+    x, y, z = ICRS_TO_GALACTIC.T @ gal
+    ra = np.degrees(np.arctan2(y, x)) % 360.0
+    dec = np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))
+    return ra, dec
+
+
+def hot_bias_inverse(teff) -> np.ndarray:
+    """The label a hot star gets: B^-1(T), B(T) = T + a (T - T0)^2 above T0 (identity below)."""
+    t = np.asarray(teff, dtype=float)
+    excess = np.maximum(t - HOT_BIAS_T0, 0.0)
+    shrunk = (np.sqrt(1.0 + 4.0 * HOT_BIAS_A * excess) - 1.0) / (2.0 * HOT_BIAS_A)
+    return np.where(t > HOT_BIAS_T0, HOT_BIAS_T0 + shrunk, t)
+
+
+def hot_bias_correction(teff_label) -> np.ndarray:
+    """The exact inverse of the label bias, B(T): what a perfect correction polynomial gives."""
+    t = np.asarray(teff_label, dtype=float)
+    return np.where(t > HOT_BIAS_T0, t + HOT_BIAS_A * (t - HOT_BIAS_T0) ** 2, t)
+
+
+def _logistic(x) -> np.ndarray:
+    """Soft completeness: 1 well inside a limit, 1/2 at it, 0 well beyond (argument in widths)."""
+    return special.expit(x)
+
+
+def _mag_sigma(mag, floor, sigma_ref, mag_ref) -> np.ndarray:
+    """Uncertainty growing as the flux falls: floor (calibration) plus background-limited term."""
+    return np.hypot(floor, sigma_ref * 10.0 ** (0.4 * (mag - mag_ref)))
+
+
+def gaia_sigma(band: str, mag) -> np.ndarray:
+    """Gaia DR3-like mean-magnitude uncertainties (approx., after Riello et al. 2021).
+
+    G: 0.3 mmag floor, 6 mmag at G = 20; BP: 1 mmag floor, 0.05 at BP = 20; RP: 1 mmag floor,
+    0.04 at RP = 20 (so ~0.02-0.05 in BP/RP at G ~ 19-20).
+    """
+    floor, ref = {"G": (0.0003, 0.006), "BP": (0.001, 0.05), "RP": (0.001, 0.04)}[band]
+    return _mag_sigma(mag, floor, ref, 20.0)
+
+
+def parallax_sigma(g) -> np.ndarray:
+    """Gaia (E)DR3 parallax uncertainty, mas: sqrt(40 + 800 z + 30 z^2) uas (pygaia)."""
+    z = 10.0 ** (0.4 * (np.maximum(g, 13.0) - 15.0))
+    return np.sqrt(40.0 + 800.0 * z + 30.0 * z * z) / 1000.0
+
+
+# --- Population
+
+
+def _draw_primary_teff(rng, n) -> np.ndarray:
+    weights = np.asarray(TEFF_WEIGHTS) / np.sum(TEFF_WEIGHTS)
+    seg = rng.choice(len(weights), size=n, p=weights)
+    lo = np.log10(np.asarray(TEFF_EDGES[:-1]))[seg]
+    hi = np.log10(np.asarray(TEFF_EDGES[1:]))[seg]
+    return 10.0 ** rng.uniform(lo, hi)
+
+
+def _draw_binaries(rng, n, grid) -> dict[str, np.ndarray]:
+    """Intrinsic properties of n binaries and their unreddened absolute G, BP, RP."""
+    giant = rng.random(n) < GIANT_FRACTION
+    teff1 = _draw_primary_teff(rng, n)
+    mass1, radius1 = stellar.dwarf_sequence(teff1)
+    radius1 = radius1 * 10.0 ** rng.normal(0.0, RADIUS_SCATTER_DEX, n)
+    # Giants: Teff, mass and logg drawn; radius from R^2 = G M / g.
+    g_teff = 10.0 ** rng.uniform(*np.log10(GIANT_TEFF), n)
+    g_mass = rng.uniform(*GIANT_MASS, n)
+    g_logg = rng.uniform(*GIANT_LOGG, n)
+    teff1 = np.where(giant, g_teff, teff1)
+    mass1 = np.where(giant, g_mass, mass1)
+    radius1 = np.where(giant, np.sqrt(g_mass / 10.0 ** (g_logg - stellar.LOGG_SUN)), radius1)
+    logg1 = stellar.logg_from_mass_radius(mass1, radius1)
+    # Secondary: a dwarf of mass q M1 on the mean sequence (Pecaut & Mamajek 2013).
+    q = Q_MIN + (1.0 - Q_MIN) * rng.beta(*Q_BETA, n)
+    mass2 = np.clip(q * mass1, *stellar.DWARF_MASS_RANGE)
+    teff2, radius2 = stellar.dwarf_sequence_from_mass(mass2)
+    radius2 = radius2 * 10.0 ** rng.normal(0.0, RADIUS_SCATTER_DEX / 2.0, n)
+    logg2 = stellar.logg_from_mass_radius(mass2, radius2)
+    feh = np.clip(rng.normal(FEH_MEAN, FEH_STD, n), *FEH_RANGE)
+    abs1 = grid.absolute_magnitudes(teff1, logg1, feh, radius1)
+    abs2 = grid.absolute_magnitudes(teff2, logg2, feh, radius2)
+    return {
+        "giant": giant,
+        "teff1": teff1,
+        "teff2": teff2,
+        "logg1": logg1,
+        "logg2": logg2,
+        "mass1": mass1,
+        "mass2": mass2,
+        "radius1": radius1,
+        "radius2": radius2,
+        "feh": feh,
+        "abs1": abs1,
+        "abs2": abs2,
+    }
+
+
+def _draw_distance(rng, n, d_max, scale_height) -> np.ndarray:
+    """Distances from p(d) ~ d (1 - exp(-d/h)) exp(-d/L) truncated at d_max; NaN = rejected.
+
+    Gamma(2, L) truncated by inverse CDF, then thinned by (1 - exp(-d/h)) (the cone of an
+    exponential disc narrows to its scale height); thinned-out draws are NaN and are replaced by
+    fresh candidates upstream.
+    """
+    cdf_max = special.gammainc(2.0, d_max / DISTANCE_SCALE_PC)
+    d = DISTANCE_SCALE_PC * special.gammaincinv(2.0, rng.random(n) * cdf_max)
+    keep = rng.random(n) < -np.expm1(-d / scale_height)
+    return np.where(keep & (d > 1.0), d, np.nan)
+
+
+def _draw_latitude(rng, d, scale_height) -> np.ndarray:
+    """Galactic latitude (deg) of a star at distance d in a disc of exponential scale height h.
+
+    sin b has density ~ exp(-d |sin b| / h) on [-1, 1]: distant stars hug the plane.
+    """
+    lam = d / scale_height
+    s = -np.log1p(rng.random(d.size) * np.expm1(-lam)) / lam
+    sign = np.where(rng.random(d.size) < 0.5, -1.0, 1.0)
+    return np.degrees(np.arcsin(np.clip(sign * s, -1.0, 1.0)))
+
+
+def _extinction_a0(rng, d, b_deg) -> np.ndarray:
+    """A0 to distance d through a dust layer: integral of rho0 exp(-|z|/h_d) ds, clumped."""
+    sinb = np.abs(np.sin(np.radians(b_deg)))
+    path = d * sinb / DUST_SCALE_HEIGHT_PC
+    # h_d / sin b (1 - exp(-d sin b / h_d)), which tends to d in the plane.
+    column = np.where(path > 1e-8, -np.expm1(-path) / np.maximum(path, 1e-300), 1.0) * d
+    clump = 10.0 ** rng.normal(
+        -0.5 * math.log(10) * DUST_CLUMPING_DEX**2, DUST_CLUMPING_DEX, d.size
+    )
+    return np.clip(DUST_DENSITY * column * clump, 0.0, A0_MAX)
+
+
+def _draw_candidates(rng, n, grid) -> dict[str, np.ndarray]:
+    """n candidate binaries placed in the Galaxy, with true blended Gaia magnitudes.
+
+    Candidates fainter than the Gaia limit, too bright, thinned out of the disc or missed by the
+    EB classification are marked ``accepted = False``.
+    """
+    stars = _draw_binaries(rng, n, grid)
+    young = stars["teff1"] > 10_000.0
+    h = np.where(young, SCALE_HEIGHT_PC[1], SCALE_HEIGHT_PC[0])
+    g_abs = stellar.combine_magnitudes(stars["abs1"][:, 0], stars["abs2"][:, 0])
+    d_max = 10.0 ** ((G_FAINT - g_abs + 5.0) / 5.0)
+    d = _draw_distance(rng, n, d_max, h)
+    ok = np.isfinite(d)
+    d = np.where(ok, d, 1000.0)
+    b = _draw_latitude(rng, d, h)
+    l_deg = rng.uniform(0.0, 360.0, n)
+    a0 = _extinction_a0(rng, d, b)
+    dist_mod = 5.0 * np.log10(d / 10.0)
+    ext1 = grid.extinction(stars["teff1"], stars["logg1"], stars["feh"], a0)
+    ext2 = grid.extinction(stars["teff2"], stars["logg2"], stars["feh"], a0)
+    app1 = stars["abs1"] + ext1 + dist_mod[:, None]
+    app2 = stars["abs2"] + ext2 + dist_mod[:, None]
+    app = stellar.combine_magnitudes(app1, app2)
+    g = app[:, 0]
+    eb_found = rng.random(n) < _logistic((EB_COMPLETENESS_G50 - g) / EB_COMPLETENESS_WIDTH)
+    stars.update(
+        distance=d,
+        l=l_deg,
+        b=b,
+        a0=a0,
+        young=young,
+        G=g,
+        BP=app[:, 1],
+        RP=app[:, 2],
+        accepted=ok & (g <= G_FAINT) & (g >= G_BRIGHT) & eb_found,
+    )
+    return stars
+
+
+def _take(stars: dict, mask) -> dict:
+    return {k: v[mask] for k, v in stars.items()}
+
+
+def _concat(parts: list[dict]) -> dict:
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _draw_accepted(rng, n, grid) -> dict[str, np.ndarray]:
+    """Exactly n catalogue stars: candidates are drawn in batches until enough are accepted."""
+    parts, have, rate = [], 0, 0.5
+    while have < n:
+        batch = int((n - have) / rate * 1.1) + 64
+        cand = _draw_candidates(rng, batch, grid)
+        acc = cand.pop("accepted")
+        rate = max(acc.mean(), 0.05)
+        parts.append(_take(cand, acc))
+        have += int(acc.sum())
+    return {k: v[:n] for k, v in _concat(parts).items()}
+
+
+# --- Observation
+
+
+def _sentinel(values, present) -> np.ndarray:
+    return np.where(present, values, SENTINEL)
+
+
+def _observe(rng, stars: dict, grid) -> tuple[dict, dict, np.ndarray]:
+    """Noisy photometry, survey coverage and labels of accepted stars.
+
+    Returns (photometry columns without source_id, truth columns without source_id, teff_blend).
+    """
+    n = stars["G"].size
+    d, a0, feh = stars["distance"], stars["a0"], stars["feh"]
+    dist_mod = 5.0 * np.log10(d / 10.0)
+    cols: dict[str, np.ndarray] = {}
+
+    # Sky position and astrometry.
+    ra, dec = galactic_to_icrs(stars["l"], stars["b"])
+    g_true = stars["G"]
+    sig_plx = parallax_sigma(g_true)
+    parallax = 1000.0 / d + rng.normal(0.0, 1.0, n) * sig_plx
+    sig_v = np.where(stars["young"], VELOCITY_DISPERSION[1], VELOCITY_DISPERSION[0])
+    pm_scale = 1.0 / (KM_S_PER_MAS_YR_KPC * d / 1000.0)
+    # pygaia DR3 scalings of proper-motion to parallax uncertainty (alpha* 1.03, delta 0.89).
+    pmra = rng.normal(0.0, 1.0, n) * sig_v * pm_scale + rng.normal(0.0, 1.0, n) * 1.03 * sig_plx
+    pmdec = rng.normal(0.0, 1.0, n) * sig_v * pm_scale + rng.normal(0.0, 1.0, n) * 0.89 * sig_plx
+    cols.update(ra=ra, dec=dec, parallax=parallax, pmra=pmra, pmdec=pmdec)
+
+    # Gaia photometry: blended magnitudes plus noise; colours from the noisy magnitudes.
+    gaia = {
+        band: np.round(stars[band] + rng.normal(0.0, 1.0, n) * gaia_sigma(band, stars[band]), 5)
+        for band in ("G", "BP", "RP")
+    }
+    cols.update(g=gaia["G"], bp=gaia["BP"], rp=gaia["RP"])
+    cols["bp_rp"] = np.round(gaia["BP"] - gaia["RP"], 5)
+    cols["g_bp"] = np.round(gaia["G"] - gaia["BP"], 5)
+    cols["g_rp"] = np.round(gaia["G"] - gaia["RP"], 5)
+
+    # Per-component intrinsic colours drive the 2MASS and PS1 relations; fluxes then add.
+    comp = []
+    for k in ("1", "2"):
+        absm = stars[f"abs{k}"]
+        bp_rp0 = absm[:, 1] - absm[:, 2]
+        nir = stellar.twomass_from_gaia(absm[:, 0], bp_rp0)
+        ps1 = stellar.ps1_from_gaia(absm[:, 0], bp_rp0, stars[f"teff{k}"], nir["j"], nir["h"])
+        mags = {b: nir[b] + dist_mod + stellar.A_TMASS[b] * a0 for b in nir}
+        mags.update({f"ps_{b}": ps1[b] + dist_mod + stellar.A_PS1[b] * a0 for b in ps1})
+        comp.append(mags)
+    true = {band: stellar.combine_magnitudes(comp[0][band], comp[1][band]) for band in comp[0]}
+
+    # 2MASS: in the PSC when detected at SNR >= 7 in at least one band; all three or none.
+    p_det = np.zeros(n)
+    for band, m10 in TMASS_10SIGMA.items():
+        limit = m10 + TMASS_DETECTION_OFFSET
+        p_det = np.maximum(p_det, _logistic((limit - true[band]) / TMASS_SOFTNESS))
+    in_2mass = rng.random(n) < p_det
+    tm = {}
+    for band, m10 in TMASS_10SIGMA.items():
+        sigma = _mag_sigma(true[band], 0.02, 0.1086, m10)
+        tm[band] = np.round(true[band] + rng.normal(0.0, 1.0, n) * sigma, 4)
+    cols.update(
+        j_m=_sentinel(tm["j"], in_2mass),
+        h_m=_sentinel(tm["h"], in_2mass),
+        k_m=_sentinel(tm["k"], in_2mass),
+        j_h=_sentinel(np.round(tm["j"] - tm["h"], 4), in_2mass),
+        h_k=_sentinel(np.round(tm["h"] - tm["k"], 4), in_2mass),
+        j_k=_sentinel(np.round(tm["j"] - tm["k"], 4), in_2mass),
+    )
+
+    # Pan-STARRS1: footprint, r-band detection (saturation, depth, crowding); other bands each
+    # present within their own saturation and depth.
+    def ps1_window(band, mag):
+        bright = _logistic((mag - PS1_SATURATION[band]) / PS1_SOFTNESS)
+        faint = _logistic((PS1_DEPTH[band] - mag) / PS1_SOFTNESS)
+        return bright * faint
+
+    crowd_f, crowd_b0 = PS1_CROWDING
+    crowding = 1.0 - crowd_f * np.exp(-np.abs(stars["b"]) / crowd_b0)
+    in_ps1 = (dec > PS1_DEC_MIN) & (rng.random(n) < ps1_window("r", true["ps_r"]) * crowding)
+    psf, present = {}, {}
+    for band in stellar.A_PS1:
+        mag = true[f"ps_{band}"]
+        sigma = _mag_sigma(mag, 0.01, 0.217 / math.sqrt(PS1_EPOCHS), PS1_DEPTH[band])
+        has = in_ps1 if band == "r" else in_ps1 & (rng.random(n) < ps1_window(band, mag))
+        psf[band] = np.round(mag + rng.normal(0.0, 1.0, n) * sigma, 4)
+        kron = mag + PS1_KRON_OFFSET + rng.normal(0.0, 1.0, n) * sigma * PS1_KRON_NOISE
+        present[band] = has
+        cols[f"ps_{band}PSFMag"] = _sentinel(psf[band], has)
+        cols[f"ps_{band}KronMag"] = _sentinel(np.round(kron, 4), has)
+    for a, b in (("g", "r"), ("r", "i"), ("i", "z"), ("z", "y")):
+        both = present[a] & present[b]
+        cols[f"ps_{a}_{b}"] = _sentinel(np.round(psf[a] - psf[b], 4), both)
+
+    # GSP-Phot-like labels of the blend (law in the module docstring).
+    flux1 = 10.0 ** (-0.4 * stars["abs1"][:, 0])
+    flux2 = 10.0 ** (-0.4 * stars["abs2"][:, 0])
+    w1 = flux1 / (flux1 + flux2)
+    teff_blend = w1 * stars["teff1"] + (1.0 - w1) * stars["teff2"]
+    logg_blend = w1 * stars["logg1"] + (1.0 - w1) * stars["logg2"]
+    d_a0 = rng.normal(-BETA_EXTINCTION * a0, 0.1 + 0.05 * a0)
+    noise = 0.02 + 0.03 * 10.0 ** (0.4 * (g_true - GSPPHOT_G_LIMIT))
+    t_app = teff_blend * np.exp(GAMMA_EXTINCTION * d_a0 + noise * rng.normal(0.0, 1.0, n))
+    teff_label = np.clip(hot_bias_inverse(t_app), *LABEL_TEFF_RANGE)
+    logg_label = np.clip(logg_blend + rng.normal(0.0, 0.2, n), 0.0, 5.5)
+    mh_label = np.clip(feh - 0.2 + rng.normal(0.0, 0.3, n), -4.0, 0.8)
+    has_teff = (gaia["G"] < GSPPHOT_G_LIMIT) & (rng.random(n) < GSPPHOT_COMPLETENESS)
+    has_logg = has_teff & (rng.random(n) < _logistic((LOGG_G50 - gaia["G"]) / LABEL_WIDTH))
+    has_mh = has_teff & (rng.random(n) < _logistic((MH_G50 - gaia["G"]) / LABEL_WIDTH))
+    cols["teff_gaia"] = _sentinel(np.round(teff_label, 1), has_teff)
+    cols["logg_gaia"] = _sentinel(np.round(logg_label, 4), has_logg)
+    cols["mh_gaia"] = _sentinel(np.round(mh_label, 4), has_mh)
+
+    truth = {
+        "teff1": stars["teff1"],
+        "teff2": stars["teff2"],
+        "teff_blend": teff_blend,
+        "logg1": stars["logg1"],
+        "logg2": stars["logg2"],
+        "mh": feh,
+        "a0": a0,
+        "distance_pc": d,
+        "light_ratio": flux2 / flux1,
+        "radius1": stars["radius1"],
+        "radius2": stars["radius2"],
+        "mass1": stars["mass1"],
+        "mass2": stars["mass2"],
+        "giant": stars["giant"],
+    }
+    return cols, truth, teff_blend
+
+
+def _reference_sample(rng, teff_label, has_label, teff_blend, fraction):
+    """Spectroscopic-quality reference Teff for ~fraction of all stars, hot labels favoured.
+
+    Drawn among stars with a GSP-Phot-like Teff with weight REFERENCE_HOT_WEIGHT above 10,000 K
+    (1 below), scaled so the expected size is fraction * n; teff_ref is the blended Teff with a
+    1-2% Gaussian error (the light-weighted Teff a spectroscopic single-star fit would give).
+    """
+    n = teff_label.size
+    weight = np.where(teff_label > HOT_BIAS_T0, REFERENCE_HOT_WEIGHT, 1.0) * has_label
+    total = weight.sum()
+    p = np.minimum(fraction * n * weight / total, 1.0) if total > 0 else np.zeros(n)
+    chosen = rng.random(n) < p
+    rel = rng.uniform(*REFERENCE_ERROR_RANGE, n)
+    teff_ref = np.round(teff_blend * (1.0 + rel * rng.normal(0.0, 1.0, n)), 1)
+    return chosen, teff_ref, np.round(rel * teff_ref, 1)
+
+
+def _source_ids(rng, block: int, n_blocks: int, n: int) -> np.ndarray:
+    """Increasing ids with random gaps; block b owns the b-th slice of SOURCE_ID_RANGE."""
+    lo, hi = SOURCE_ID_RANGE
+    width = (hi - lo) // n_blocks
+    offsets = np.sort(rng.integers(0, width - n, n, dtype=np.int64)) + np.arange(n, dtype=np.int64)
+    return lo + block * width + offsets
+
+
+# --- Writing
+
+_ARROW = {"Int64": pa.int64(), "Float64": pa.float64(), "Boolean": pa.bool_()}
+
+
+def _schema(columns: dict[str, str]) -> pa.Schema:
+    return pa.schema([(name, _ARROW[kind]) for name, kind in columns.items()])
+
+
+PHOTOMETRY_SCHEMA = _schema({name: str(dtype) for name, dtype in COLUMNS.items()})
+TRUTH_SCHEMA = _schema(
+    {
+        c: "Int64" if c == "source_id" else "Boolean" if c == "giant" else "Float64"
+        for c in TRUTH_COLUMNS
+    }
+)
+REFERENCE_SCHEMA = _schema({"source_id": "Int64", "teff_ref": "Float64", "teff_ref_err": "Float64"})
+
+
+def _table(data: dict, schema: pa.Schema) -> pa.Table:
+    return pa.table({f.name: pa.array(data[f.name], type=f.type) for f in schema}, schema=schema)
+
+
+def simulate_block(
+    seed: int,
+    block: int,
+    n_blocks: int,
+    n: int,
+    reference_fraction: float,
+    grid: stellar.KuruczGrid | None = None,
+) -> tuple[dict, dict, dict]:
+    """One block of the catalogue: (photometry, truth, reference) column dicts.
+
+    Everything random in the block comes from ``np.random.default_rng([seed, block])``.
+    """
+    grid = grid or stellar.load_grid()
+    rng = np.random.default_rng([seed, block])
+    stars = _draw_accepted(rng, n, grid)
+    cols, truth, teff_blend = _observe(rng, stars, grid)
+    ids = _source_ids(rng, block, n_blocks, n)
+    has_label = cols["teff_gaia"] != SENTINEL
+    chosen, teff_ref, teff_err = _reference_sample(
+        rng, cols["teff_gaia"], has_label, teff_blend, reference_fraction
+    )
+    photometry = {"source_id": ids, **cols}
+    truth = {"source_id": ids, **truth}
+    reference = {
+        "source_id": ids[chosen],
+        "teff_ref": teff_ref[chosen],
+        "teff_ref_err": teff_err[chosen],
+    }
+    return photometry, truth, reference
+
+
+def _coverage_counts(photometry: dict) -> dict[str, int]:
+    return {k: int(np.sum(photometry[c] != SENTINEL)) for k, c in COVERAGE_COLUMNS.items()}
+
+
+def simulate_catalogue(
+    n_stars: int,
+    seed: int,
+    photometry_path: str | os.PathLike,
+    truth_path: str | os.PathLike,
+    reference_path: str | os.PathLike,
+    *,
+    block_size: int = 250_000,
+    reference_fraction: float = 0.025,
+    progress: bool = False,
+) -> dict:
+    """Simulate ``n_stars`` eclipsing binaries and write photometry, truth and reference Parquet.
+
+    Files are streamed block by block (bounded memory) and appear only when complete. Returns
+    ``{"rows", "reference_rows", "coverage": {survey: fraction}, "published_coverage"}``.
+    """
+    if int(n_stars) < 1:
+        raise ValueError(f"n_stars must be positive, got {n_stars}")
+    if int(block_size) < 1:
+        raise ValueError(f"block_size must be positive, got {block_size}")
+    if not 0.0 < reference_fraction <= 1.0:
+        raise ValueError(f"reference_fraction must be in (0, 1], got {reference_fraction}")
+    n_stars, block_size = int(n_stars), int(block_size)
+    n_blocks = math.ceil(n_stars / block_size)
+    grid = stellar.load_grid()
+    counts: dict[str, int] = {}
+    n_reference = 0
+    blocks = range(n_blocks)
+    if progress:
+        from tqdm import tqdm
+
+        blocks = tqdm(blocks, desc="simulate", unit="block")
+    kwargs = {"compression": "zstd", "compression_level": 3}
+    with contextlib.ExitStack() as stack:
+        tmp_phot = stack.enter_context(atomic_output(photometry_path))
+        tmp_truth = stack.enter_context(atomic_output(truth_path))
+        tmp_ref = stack.enter_context(atomic_output(reference_path))
+        w_phot = stack.enter_context(pq.ParquetWriter(tmp_phot, PHOTOMETRY_SCHEMA, **kwargs))
+        w_truth = stack.enter_context(pq.ParquetWriter(tmp_truth, TRUTH_SCHEMA, **kwargs))
+        w_ref = stack.enter_context(pq.ParquetWriter(tmp_ref, REFERENCE_SCHEMA, **kwargs))
+        for block in blocks:
+            n = min(block_size, n_stars - block * block_size)
+            photometry, truth, reference = simulate_block(
+                seed, block, n_blocks, n, reference_fraction, grid
+            )
+            w_phot.write_table(_table(photometry, PHOTOMETRY_SCHEMA))
+            w_truth.write_table(_table(truth, TRUTH_SCHEMA))
+            w_ref.write_table(_table(reference, REFERENCE_SCHEMA))
+            for key, value in _coverage_counts(photometry).items():
+                counts[key] = counts.get(key, 0) + value
+            n_reference += reference["source_id"].size
+            log.debug("block %d/%d: %d stars", block + 1, n_blocks, n)
+    coverage = {k: v / n_stars for k, v in counts.items()}
+    log.info(
+        "wrote %d stars to %s (truth %s, %d reference stars to %s); coverage %s",
+        n_stars,
+        photometry_path,
+        truth_path,
+        n_reference,
+        reference_path,
+        ", ".join(f"{k} {v:.3f}" for k, v in coverage.items()),
+    )
+    return {
+        "rows": n_stars,
+        "reference_rows": n_reference,
+        "coverage": coverage,
+        "published_coverage": dict(PUBLISHED_COVERAGE),
+    }

@@ -1,0 +1,350 @@
+"""Tests of the simulated catalogue (ebteff.simulate) and the stellar physics under it."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ebteff import simulate, stellar
+from ebteff.io import sha256sum
+from ebteff.schema import COLUMNS, COVERAGE_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
+
+N_STARS = 20_000
+
+
+def _run(directory, n, seed, block_size, **kwargs):
+    paths = {name: directory / f"{name}.parquet" for name in ("photometry", "truth", "reference")}
+    stats = simulate.simulate_catalogue(
+        n,
+        seed,
+        paths["photometry"],
+        paths["truth"],
+        paths["reference"],
+        block_size=block_size,
+        **kwargs,
+    )
+    return paths, stats
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory):
+    """20,000 stars in three blocks (exercises streaming across blocks)."""
+    paths, stats = _run(tmp_path_factory.mktemp("sim"), N_STARS, 2024, 8_000)
+    photometry = pl.read_parquet(paths["photometry"])
+    truth = pl.read_parquet(paths["truth"])
+    reference = pl.read_parquet(paths["reference"])
+    return photometry, truth, reference, stats
+
+
+def _has(frame: pl.DataFrame, column: str) -> np.ndarray:
+    return (frame[column] != SENTINEL).to_numpy()
+
+
+# --- The table
+
+
+def test_columns_and_dtypes_equal_the_schema(catalogue):
+    photometry, _, _, _ = catalogue
+    assert photometry.schema == pl.Schema(COLUMNS)
+    assert photometry.height == N_STARS
+
+
+def test_no_null_nan_or_inf(catalogue):
+    photometry, truth, reference, _ = catalogue
+    for frame in (photometry, truth.drop("giant"), reference):
+        assert frame.null_count().sum_horizontal().item() == 0
+        values = frame.to_numpy().astype(float)
+        assert np.isfinite(values).all()
+
+
+def test_source_ids_unique_positive_sorted_and_shared(catalogue):
+    photometry, truth, reference, _ = catalogue
+    ids = photometry["source_id"].to_numpy()
+    assert ids.min() > 0
+    assert np.all(np.diff(ids) > 0)
+    assert ids.max() < simulate.SOURCE_ID_RANGE[1]
+    assert np.array_equal(truth["source_id"].to_numpy(), ids)
+    assert np.isin(reference["source_id"].to_numpy(), ids).all()
+    assert np.all(np.diff(reference["source_id"].to_numpy()) > 0)
+
+
+def test_coverages_within_one_point_of_published(catalogue):
+    photometry, _, _, stats = catalogue
+    for survey, column in COVERAGE_COLUMNS.items():
+        fraction = _has(photometry, column).mean()
+        assert abs(fraction - PUBLISHED_COVERAGE[survey]) <= 0.01, (survey, fraction)
+        assert stats["coverage"][survey] == pytest.approx(fraction)
+    assert stats["rows"] == N_STARS
+
+
+def test_missing_value_patterns(catalogue):
+    photometry, _, _, _ = catalogue
+    in_ps1 = _has(photometry, "ps_rPSFMag")
+    assert (photometry["dec"].to_numpy()[in_ps1] > simulate.PS1_DEC_MIN).all()
+    for band in stellar.A_PS1:
+        psf, kron = _has(photometry, f"ps_{band}PSFMag"), _has(photometry, f"ps_{band}KronMag")
+        assert np.array_equal(psf, kron)
+        assert not (psf & ~in_ps1).any()
+    assert _has(photometry, "ps_yPSFMag").sum() < in_ps1.sum()  # y is the shallowest band
+    for a, b in (("g", "r"), ("r", "i"), ("i", "z"), ("z", "y")):
+        both = _has(photometry, f"ps_{a}PSFMag") & _has(photometry, f"ps_{b}PSFMag")
+        assert np.array_equal(_has(photometry, f"ps_{a}_{b}"), both)
+    tmass = [_has(photometry, c) for c in ("j_m", "h_m", "k_m", "j_h", "h_k", "j_k")]
+    assert all(np.array_equal(tmass[0], other) for other in tmass[1:])
+    teff, logg, mh = (_has(photometry, c) for c in ("teff_gaia", "logg_gaia", "mh_gaia"))
+    assert (photometry["g"].to_numpy()[teff] < simulate.GSPPHOT_G_LIMIT).all()
+    assert not (logg & ~teff).any() and not (mh & ~teff).any()
+
+
+def test_colours_are_differences_of_the_magnitudes(catalogue):
+    photometry, _, _, _ = catalogue
+    p = photometry
+    assert np.allclose(p["bp_rp"], p["bp"] - p["rp"], atol=2e-5)
+    assert np.allclose(p["g_bp"], p["g"] - p["bp"], atol=2e-5)
+    assert np.allclose(p["g_rp"], p["g"] - p["rp"], atol=2e-5)
+    tm = p.filter(pl.col("j_m") != SENTINEL)
+    assert np.allclose(tm["j_k"], tm["j_m"] - tm["k_m"], atol=2e-4)
+    ps = p.filter((pl.col("ps_gPSFMag") != SENTINEL) & (pl.col("ps_rPSFMag") != SENTINEL))
+    assert np.allclose(ps["ps_g_r"], ps["ps_gPSFMag"] - ps["ps_rPSFMag"], atol=2e-4)
+    assert p["g"].max() <= simulate.G_FAINT + 0.1 and p["g"].min() >= simulate.G_BRIGHT - 0.1
+
+
+def test_noise_grows_with_magnitude(catalogue):
+    photometry, truth, _, _ = catalogue
+    assert simulate.gaia_sigma("G", np.array([12.0]))[0] < 0.001
+    assert simulate.gaia_sigma("BP", np.array([15.0]))[0] < 0.005
+    assert 0.02 <= simulate.gaia_sigma("BP", np.array([19.5]))[0] <= 0.05
+    # Parallax residuals in the catalogue: tens of uas when bright, near 1 mas at the limit.
+    g = photometry["g"].to_numpy()
+    resid = photometry["parallax"].to_numpy() - 1000.0 / truth["distance_pc"].to_numpy()
+    assert np.std(resid[g < 14]) < 0.05
+    assert 0.3 < np.std(resid[g > 20]) < 2.0
+
+
+# --- Labels and the reference sample
+
+
+def test_label_teff_distribution_matches_design(catalogue):
+    photometry, _, _, _ = catalogue
+    t = photometry.filter(pl.col("teff_gaia") != SENTINEL)["teff_gaia"].to_numpy()
+    fractions = [
+        np.mean(t < 4000),
+        np.mean((t >= 4000) & (t < 6000)),
+        np.mean((t >= 6000) & (t < 10000)),
+        np.mean(t >= 10000),
+    ]
+    assert np.allclose(fractions, [0.14, 0.41, 0.36, 0.09], atol=0.03), fractions
+    assert t.min() >= 2500 and t.max() <= 50000
+    assert abs(t.mean() - 7450) < 0.06 * 7450
+
+
+def test_labels_biased_low_for_hot_and_reddened_stars(catalogue):
+    photometry, truth, _, _ = catalogue
+    both = photometry.join(truth, on="source_id").filter(pl.col("teff_gaia") != SENTINEL)
+    ratio = np.log(both["teff_gaia"].to_numpy() / both["teff_blend"].to_numpy())
+    blend, a0 = both["teff_blend"].to_numpy(), both["a0"].to_numpy()
+    hot = blend > 18_000
+    assert hot.sum() > 100
+    assert np.median(ratio[hot]) < -0.04  # systematically low above 10,000 K
+    cool = (blend > 4500) & (blend < 7000)
+    assert np.median(ratio[cool & (a0 > 2.5)]) < np.median(ratio[cool & (a0 < 0.5)]) - 0.03
+    # Few per cent noise for clean, unreddened, cool stars.
+    clean = cool & (a0 < 0.3)
+    assert 0.01 < np.std(ratio[clean]) < 0.08
+
+
+def test_hot_bias_law_is_a_degree_two_polynomial():
+    t_true = np.array([5000.0, 10_000.0, 15_000.0, 30_000.0, 50_000.0])
+    label = simulate.hot_bias_inverse(t_true)
+    assert np.allclose(simulate.hot_bias_correction(label), t_true)
+    assert label[0] == 5000.0 and label[1] == 10_000.0 and (label[2:] < t_true[2:]).all()
+    a = simulate.HOT_BIAS_A
+    poly = np.polynomial.Polynomial([a * 1e8, 1.0 - 2e4 * a, a])
+    assert np.allclose(poly(label[2:]), t_true[2:])
+
+
+def test_reference_sample_supports_a_hot_star_correction(catalogue):
+    photometry, truth, reference, stats = catalogue
+    assert stats["reference_rows"] == reference.height
+    assert 0.02 * N_STARS <= reference.height <= 0.03 * N_STARS
+    rel = (reference["teff_ref_err"] / reference["teff_ref"]).to_numpy()
+    assert rel.min() >= 0.0099 and rel.max() <= 0.0201
+    ref = reference.join(photometry, on="source_id").join(truth, on="source_id")
+    assert (ref["teff_gaia"] != SENTINEL).all()
+    pulls = ((ref["teff_ref"] - ref["teff_blend"]) / ref["teff_ref_err"]).to_numpy()
+    assert 0.8 < np.std(pulls) < 1.25
+    hot = ref.filter(pl.col("teff_gaia") > 10_000)
+    assert hot.height >= 250
+    # A degree-2 fit of reference Teff on the label largely undoes the bias of hot labels.
+    x, y = hot["teff_gaia"].to_numpy(), hot["teff_ref"].to_numpy()
+    fit = np.polynomial.Polynomial.fit(x, y, 2)
+    before = np.median(np.abs(x - y) / y)
+    after = np.median(np.abs(fit(x) - y) / y)
+    assert after < 0.7 * before
+    assert fit(25_000.0) > 25_000.0
+
+
+# --- Determinism and robustness
+
+
+def test_same_seed_gives_identical_bytes_different_seed_differs(tmp_path):
+    a, _ = _run(tmp_path / "a", 3000, 5, 1000)
+    b, _ = _run(tmp_path / "b", 3000, 5, 1000)
+    c, _ = _run(tmp_path / "c", 3000, 6, 1000)
+    for name in a:
+        assert sha256sum(a[name]) == sha256sum(b[name])
+    assert sha256sum(a["photometry"]) != sha256sum(c["photometry"])
+
+
+def test_failure_leaves_no_files(tmp_path, monkeypatch):
+    real = simulate.simulate_block
+
+    def failing(seed, block, *args, **kwargs):
+        if block == 1:
+            raise RuntimeError("boom")
+        return real(seed, block, *args, **kwargs)
+
+    monkeypatch.setattr(simulate, "simulate_block", failing)
+    with pytest.raises(RuntimeError, match="boom"):
+        _run(tmp_path, 2000, 1, 1000)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"n": 0}, {"block_size": 0}, {"reference_fraction": 0.0}, {"reference_fraction": 2}]
+)
+def test_bad_arguments_are_rejected(tmp_path, kwargs):
+    args = {"n": 10, "block_size": 10, "reference_fraction": 0.025} | kwargs
+    with pytest.raises(ValueError):
+        _run(
+            tmp_path,
+            args["n"],
+            1,
+            args["block_size"],
+            reference_fraction=args["reference_fraction"],
+        )
+
+
+# --- Sky
+
+
+def test_galactic_to_icrs_matches_astropy():
+    astropy_coords = pytest.importorskip("astropy.coordinates")
+    units = pytest.importorskip("astropy.units")
+    rng = np.random.default_rng(3)
+    l_deg = rng.uniform(0.0, 360.0, 500)
+    b_deg = np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, 500)))
+    ra, dec = simulate.galactic_to_icrs(l_deg, b_deg)
+    ours = astropy_coords.SkyCoord(ra=ra * units.deg, dec=dec * units.deg, frame="icrs")
+    theirs = astropy_coords.SkyCoord(
+        l=l_deg * units.deg, b=b_deg * units.deg, frame="galactic"
+    ).icrs
+    # Astropy goes through FK5; the ICRS frame bias is ~0.02 arcsec.
+    assert ours.separation(theirs).arcsec.max() < 0.1
+    ra0, dec0 = simulate.galactic_to_icrs(0.0, 0.0)
+    assert ra0 == pytest.approx(266.405, abs=1e-3) and dec0 == pytest.approx(-28.936, abs=1e-3)
+
+
+def test_sky_is_concentrated_to_the_galactic_plane(catalogue):
+    _, truth, _, _ = catalogue
+    photometry = catalogue[0]
+    ra, dec = photometry["ra"].to_numpy(), photometry["dec"].to_numpy()
+    assert 0 <= ra.min() and ra.max() < 360 and -90 <= dec.min() and dec.max() <= 90
+    # Galactic latitude back from (ra, dec): most stars within 10 degrees of the plane.
+    vec = np.stack(
+        [
+            np.cos(np.radians(dec)) * np.cos(np.radians(ra)),
+            np.cos(np.radians(dec)) * np.sin(np.radians(ra)),
+            np.sin(np.radians(dec)),
+        ]
+    )
+    b = np.degrees(np.arcsin((simulate.ICRS_TO_GALACTIC @ vec)[2]))
+    assert np.mean(np.abs(b) < 10) > 0.5
+    assert truth["a0"].max() <= simulate.A0_MAX and truth["a0"].min() >= 0
+
+
+# --- The single-star main sequence and the relations it is built from
+
+
+def test_grid_zero_points_and_solar_absolute_magnitude():
+    grid = stellar.load_grid()
+    assert np.allclose(grid.surface_magnitudes(*stellar.VEGA_MODEL)[0], stellar.VEGA_MAG)
+    sun = grid.absolute_magnitudes(*stellar.SUN_MODEL, 1.0)[0]
+    assert sun[0] == pytest.approx(4.67, abs=1e-9)
+    assert sun[1] - sun[2] == pytest.approx(0.82, abs=0.05)
+
+
+def test_main_sequence_colours_at_zero_extinction():
+    phot = stellar.single_star_photometry([5750.0, 3500.0], [4.5, 4.5], 0.0, 0.0, 1.0, 10.0)
+    bp_rp = phot["BP"] - phot["RP"]
+    assert bp_rp[0] == pytest.approx(0.82, abs=0.05)
+    assert bp_rp[1] == pytest.approx(2.3, abs=0.15)
+    # Extrapolated below the grid: redder and fainter, not flat.
+    cool = stellar.single_star_photometry([3500.0, 3000.0, 2600.0], 5.0, 0.0, 0.0, 0.3, 10.0)
+    assert np.all(np.diff(cool["BP"] - cool["RP"]) > 0.2) and np.all(np.diff(cool["G"]) > 0)
+    # PS1: a G2 dwarf has (g - r)_P1 near 0.4 (its SDSS g - r is ~0.45).
+    sun = stellar.single_star_photometry(5772.0, 4.44, 0.0, 0.0, 1.0, 10.0)
+    assert (sun["ps_g"] - sun["ps_r"])[0] == pytest.approx(0.42, abs=0.06)
+    # A dwarf-sequence A0V star lands near its tabulated M_G (1.00; Pecaut & Mamajek 2013).
+    mass, radius = stellar.dwarf_sequence(9700.0)
+    a0v = stellar.single_star_photometry(
+        9700.0, stellar.logg_from_mass_radius(mass, radius), 0.0, 0.0, radius, 10.0
+    )
+    assert a0v["G"][0] == pytest.approx(1.0, abs=0.15)
+
+
+def test_grid_nodes_are_reproduced_exactly():
+    grid = stellar.load_grid()
+    raw = pl.read_parquet(stellar.GRID_PATH)
+    node = raw.filter(
+        (pl.col("teff") == 6000.0)
+        & (pl.col("logg") == 4.0)
+        & (pl.col("feh") == 0.0)
+        & (pl.col("A0") == 2.0)
+    )
+    # Duplicated model variants are averaged by the loader (data/README.md).
+    per_band = node.group_by("passband").agg(pl.col("mag0").mean(), pl.col("Ax").mean())
+    mean = {r["passband"]: r for r in per_band.iter_rows(named=True)}
+    mag0 = np.array([mean[b]["mag0"] for b in stellar.GRID_PASSBANDS])
+    ax = np.array([mean[b]["Ax"] for b in stellar.GRID_PASSBANDS])
+    surface = grid.surface_magnitudes(6000.0, 4.0, 0.0)[0]
+    assert np.allclose(surface - grid.zero_point, mag0, atol=1e-12)
+    assert np.allclose(grid.extinction(6000.0, 4.0, 0.0, 2.0)[0], ax, atol=1e-12)
+    # Colours at a node equal the grid's colours shifted by the Vega zero points.
+    assert surface[1] - surface[2] == pytest.approx(
+        mag0[1] - mag0[2] + grid.zero_point[1] - grid.zero_point[2], abs=1e-12
+    )
+    # Between nodes, values lie between the neighbouring nodes.
+    mid = grid.surface_magnitudes(6125.0, 4.0, 0.0)[0]
+    lo, hi = surface, grid.surface_magnitudes(6250.0, 4.0, 0.0)[0]
+    assert np.all((mid - lo) * (mid - hi) <= 0)
+
+
+def test_twomass_follows_the_riello_relations():
+    teff = np.array([4000.0, 5000.0, 6000.0, 8000.0, 12000.0])
+    mass, radius = stellar.dwarf_sequence(teff)
+    phot = stellar.single_star_photometry(
+        teff, stellar.logg_from_mass_radius(mass, radius), 0.0, 0.0, radius, 100.0
+    )
+    x = phot["BP"] - phot["RP"]
+    assert np.allclose(phot["G"] - phot["k"], -0.0981 + 2.089 * x - 0.1579 * x**2, atol=1e-9)
+    assert np.allclose(phot["G"] - phot["h"], -0.1048 + 2.011 * x - 0.1758 * x**2, atol=1e-9)
+    assert np.allclose(phot["G"] - phot["j"], 0.01798 + 1.389 * x - 0.09338 * x**2, atol=1e-9)
+    reddened = stellar.single_star_photometry(teff, 4.5, 0.0, 1.0, radius, 100.0)
+    unreddened = stellar.single_star_photometry(teff, 4.5, 0.0, 0.0, radius, 100.0)
+    assert np.allclose(reddened["j"] - unreddened["j"], 0.28)
+    assert np.all(reddened["G"] - unreddened["G"] > 0.7)
+
+
+def test_flux_sum_of_two_identical_stars():
+    one = stellar.single_star_photometry(5772.0, 4.44, 0.0, 0.5, 1.0, 250.0)
+    for band in ("G", "BP", "RP", "j", "ps_r"):
+        both = stellar.combine_magnitudes(one[band], one[band])
+        assert (one[band] - both)[0] == pytest.approx(0.7526, abs=1e-4)
+
+
+def test_distance_modulus():
+    near = stellar.single_star_photometry(5772.0, 4.44, 0.0, 0.0, 1.0, 10.0)
+    far = stellar.single_star_photometry(5772.0, 4.44, 0.0, 0.0, 1.0, 1000.0)
+    assert (far["G"] - near["G"])[0] == pytest.approx(10.0)
