@@ -23,7 +23,7 @@ def main(smk) -> None:
     for split in ("test", "train"):
         part = table.filter(pl.col("split") == split)
         with timed(logger, f"predicting {part.height} {split} rows"):
-            mean, _ = predict_trees(model, part.select(spec.features).to_numpy())
+            mean, _ = predict_trees(model, part.select(spec.features).to_numpy(), smk.threads)
         teff = spec.inverse(mean)
         entry = {"vs_label": full_metrics(part[spec.target].to_numpy(), teff)}
         rows[f"{split} vs label"] = entry["vs_label"]["overall"]

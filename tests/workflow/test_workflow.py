@@ -166,3 +166,35 @@ def test_snakefmt_and_ruff_are_clean():
         [sys.executable, "-m", "ruff", "check", str(REPO)], capture_output=True, text=True
     )
     assert ruff.returncode == 0, ruff.stdout
+
+
+def test_huggingface_source_downloads_verifies_and_validates(tmp_path, tiny_config, hub_server):
+    import hashlib
+    import io
+
+    buf = io.BytesIO()
+    make_table(400).write_parquet(buf)
+    data = buf.getvalue()
+    repo = tiny_config["huggingface"]["repo_id"]
+    hub_server.add_file("dataset", repo, tiny_config["huggingface"]["filename"], data)
+    env = hub_server.client_env(tmp_path / "hf_home")
+    target = "results/photometry/summary.json"
+
+    good = tmp_path / "good"
+    good.mkdir()
+    tiny_config["source"] = "huggingface"
+    tiny_config["huggingface"]["sha256"] = hashlib.sha256(data).hexdigest()
+    run_snakemake(good, target, configfile=write_config(good / "c.yaml", tiny_config), env=env)
+    assert (good / "resources/photometry/eb_unified_photometry.parquet").read_bytes() == data
+    assert json.loads((good / target).read_text())["rows"] == 400
+    assert hub_server.requests_matching(method="GET")
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    tiny_config["huggingface"]["sha256"] = "0" * 64
+    cfg = write_config(bad / "c.yaml", tiny_config)
+    proc = run_snakemake(bad, target, configfile=cfg, env=env, check=False)
+    assert proc.returncode != 0
+    assert "sha256" in proc.stdout + proc.stderr
+    assert not (bad / "resources/photometry/eb_unified_photometry.parquet").exists()
+    assert not (bad / target).exists()
