@@ -18,12 +18,18 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
 
 
+scattergather:
+    chunks=config["predict"]["chunks"],
+
+
 include: "rules/common.smk"
 include: "rules/acquire.smk"
 include: "rules/validate.smk"
 include: "rules/correction.smk"
 include: "rules/features.smk"
 include: "rules/train.smk"
+include: "rules/predict.smk"
+include: "rules/catalog.smk"
 
 
 rule all:

@@ -76,6 +76,33 @@ def model_outputs(name):
     ]
 
 
+CATALOG_FITS = "results/catalog/eb_teff_catalog.fits"
+CATALOG_PARQUET = "results/catalog/eb_teff_catalog.parquet"
+CATALOG_SUMMARY = "results/catalog/summary.json"
+
+
+def model_files(wildcards=None):
+    """Every trained model, by name."""
+    return {m: f"results/models/{m}/model.parquet" for m in MODELS}
+
+
+def model_specs():
+    """Every model's config entry, with its name, in config order."""
+    return [{"name": m, **config["models"][m]} for m in MODELS]
+
+
+def predict_mem_mb(wildcards, attempt):
+    """A chunk's photometry and predictions, plus the forests; more on each retry."""
+    rows = n_stars() / config["predict"]["chunks"]
+    return int((1500 + rows * 400 / 1e6) * attempt)
+
+
+def chunk_index(wildcards):
+    """0-based index and count of a scatter item such as '2-of-4'."""
+    i, n = wildcards.scatteritem.split("-of-")
+    return {"index": int(i) - 1, "count": int(n)}
+
+
 def all_targets():
     """Everything `snakemake` builds by default."""
     targets = [PHOTOMETRY_SUMMARY, CORRECTION_JSON, CORRECTION_PKL]
@@ -83,6 +110,11 @@ def all_targets():
         targets.append("results/correction/metrics.json")
     for name in MODELS:
         targets += model_outputs(name)
+        targets += [
+            f"results/calibration/{name}.json",
+            f"results/predictions/{name}.parquet",
+        ]
+    targets += [CATALOG_FITS, CATALOG_PARQUET, CATALOG_SUMMARY]
     return targets
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -198,3 +199,49 @@ def test_huggingface_source_downloads_verifies_and_validates(tmp_path, tiny_conf
     assert "sha256" in proc.stdout + proc.stderr
     assert not (bad / "resources/photometry/eb_unified_photometry.parquet").exists()
     assert not (bad / target).exists()
+
+
+def test_catalogue_accounts_for_every_star(snakemake_run):
+    from astropy.io import fits
+
+    workdir, _ = snakemake_run
+    phot = pl.read_parquet(workdir / "resources/photometry/eb_unified_photometry.parquet")
+    cat = pl.read_parquet(workdir / "results/catalog/eb_teff_catalog.parquet")
+    assert cat.height == phot.height and cat["source_id"].n_unique() == cat.height
+    assert set(cat["source_id"]) == set(phot["source_id"])
+    for m in MODELS:
+        assert {f"teff_{m}", f"teff_{m}_err"} <= set(cat.columns)
+    # flags follow their definitions
+    has_gaia = cat["teff_gaia"].is_not_null()
+    assert (cat.filter(has_gaia)["flag"] == "A").all()
+    ml = cat.filter(~has_gaia & cat["teff_best"].is_not_null())
+    err = ml["teff_best_err"]
+    expected = np.where(err < 300, "B", np.where(err < 500, "C", "D"))
+    assert (ml["flag"].to_numpy() == expected).all()
+    assert (cat.filter(cat["teff_best"].is_null())["flag"] == "X").all()
+    with fits.open(workdir / "results/catalog/eb_teff_catalog.fits") as hdul:
+        hdu = hdul["EB_TEFF"]
+        assert hdu.header["NAXIS2"] == cat.height and hdu.header["NSTARS"] == cat.height
+        assert len(hdu.header["PHOTSHA"]) == 64 and hdu.header["MODEL1"] == MODELS[0]
+        assert hdu.columns["teff_best"].unit == "K" and hdu.columns["ra"].unit == "deg"
+        assert np.array_equal(hdu.data["source_id"], cat["source_id"].to_numpy())
+    summary = json.loads((workdir / "results/catalog/summary.json").read_text())
+    assert sum(summary["flags"].values()) == cat.height
+
+
+def test_catalogue_is_the_same_whatever_the_chunk_count(snakemake_run, tmp_path, tiny_config):
+    import shutil
+
+    workdir, _ = snakemake_run
+    copy = tmp_path / "rechunked"
+    shutil.copytree(workdir, copy, symlinks=True)
+    tiny_config["predict"]["chunks"] = 3
+    cfg = write_config(tmp_path / "three.yaml", tiny_config)
+    proc = run_snakemake(copy, "results/catalog/eb_teff_catalog.parquet", configfile=cfg)
+    out = proc.stdout + proc.stderr
+    assert "predict_chunk" in out and "train_model" not in out  # only prediction reran
+    for path in (
+        "results/catalog/eb_teff_catalog.parquet",
+        *[f"results/predictions/{m}.parquet" for m in MODELS],
+    ):
+        assert (copy / path).read_bytes() == (workdir / path).read_bytes(), path

@@ -1,0 +1,32 @@
+# Stage 6: the best-of-three catalogue (FITS + Parquet) with quality flags and its summary.
+
+
+rule build_catalog:
+    input:
+        photometry=photometry_path,
+        summary=PHOTOMETRY_SUMMARY,
+        correction=CORRECTION_JSON,
+        split=SPLIT,
+        predictions=expand("results/predictions/{model}.parquet", model=MODELS),
+        calibrations=expand("results/models/{model}/calibration.json", model=MODELS),
+        models=expand("results/models/{model}/model.parquet", model=MODELS),
+    output:
+        fits=CATALOG_FITS,
+        parquet=CATALOG_PARQUET,
+        summary=CATALOG_SUMMARY,
+        best_calibration="results/calibration/teff_best.json",
+    log:
+        "results/logs/build_catalog.log",
+    benchmark:
+        "results/benchmarks/build_catalog.tsv"
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_for_table(per_row_bytes=600),
+        runtime=20,
+    params:
+        models=MODELS,
+        config_hash=config_hash(),
+    script:
+        "../scripts/build_catalog.py"

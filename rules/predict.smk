@@ -1,0 +1,65 @@
+# Stage 5: predict every model for every star, in chunks (scatter/gather), then calibrate the
+# uncertainties of each model on the calibration split.
+
+
+rule predict_chunk:
+    input:
+        unpack(model_files),
+        photometry=photometry_path,
+        summary=PHOTOMETRY_SUMMARY,
+    output:
+        temp("results/predictions/chunks/{scatteritem}.parquet"),
+    log:
+        "results/logs/predict_chunk/{scatteritem}.log",
+    benchmark:
+        "results/benchmarks/predict_chunk/{scatteritem}.tsv"
+    conda:
+        "../envs/workflow.yaml"
+    threads: config["predict"]["threads"]
+    resources:
+        mem_mb=predict_mem_mb,
+        runtime=60,
+    params:
+        specs=model_specs(),
+        chunk=chunk_index,
+        batch_rows=config["predict"]["batch_rows"],
+    script:
+        "../scripts/predict_chunk.py"
+
+
+rule gather_predictions:
+    input:
+        chunks=gather.chunks("results/predictions/chunks/{scatteritem}.parquet"),
+    output:
+        predictions="results/predictions/{model}.parquet",
+    log:
+        "results/logs/gather_predictions/{model}.log",
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_for_table(per_row_bytes=60),
+        runtime=10,
+    script:
+        "../scripts/gather_predictions.py"
+
+
+rule calibrate_model:
+    input:
+        predictions="results/predictions/{model}.parquet",
+        table="results/features/{model}.parquet",
+    output:
+        calibration="results/models/{model}/calibration.json",
+        report="results/calibration/{model}.json",
+    log:
+        "results/logs/calibrate_model/{model}.log",
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_for_table(per_row_bytes=100),
+        runtime=10,
+    params:
+        spec=model_spec,
+    script:
+        "../scripts/calibrate_model.py"

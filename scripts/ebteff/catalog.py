@@ -1,0 +1,164 @@
+"""The best-of-three catalogue: one row per input star, quality flags, FITS with provenance.
+
+Per star, among the models that could predict it, the one with the smallest calibrated sigma
+gives ``teff_best``; a star with a GSP-Phot Teff keeps that (hot-star corrected) value instead and
+is flagged A. Flags (DESIGN.md): A = GSP-Phot Teff, B = ML with sigma < 300 K, C = ML with
+sigma < 500 K, D = ML with sigma >= 500 K, X = no Teff.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import polars as pl
+
+FLAG_B_MAX = 300.0
+FLAG_C_MAX = 500.0
+GAIA = "gaia"
+
+
+def best_of(teff: dict[str, np.ndarray], sigma: dict[str, np.ndarray]):
+    """Per row, the model with the smallest finite sigma: (teff, sigma, model name or '')."""
+    names = list(teff)
+    sig = np.stack(
+        [np.where(np.isfinite(sigma[m]) & np.isfinite(teff[m]), sigma[m], np.inf) for m in names]
+    )
+    val = np.stack([teff[m] for m in names])
+    idx = np.argmin(sig, axis=0)  # ties go to the first model in config order
+    rows = np.arange(sig.shape[1])
+    best_sigma = sig[idx, rows]
+    has = np.isfinite(best_sigma)
+    best_teff = np.where(has, val[idx, rows], np.nan)
+    source = np.where(has, np.asarray(names, dtype=object)[idx], "")
+    return best_teff, np.where(has, best_sigma, np.nan), source
+
+
+def assign_flags(has_gaia: np.ndarray, ml_sigma: np.ndarray) -> np.ndarray:
+    """A/B/C/D/X per star (thresholds on the calibrated ML sigma)."""
+    flag = np.full(has_gaia.shape, "X", dtype=object)
+    ml = np.isfinite(ml_sigma)
+    flag[ml & (ml_sigma >= FLAG_C_MAX)] = "D"
+    flag[ml & (ml_sigma < FLAG_C_MAX)] = "C"
+    flag[ml & (ml_sigma < FLAG_B_MAX)] = "B"
+    flag[has_gaia] = "A"
+    return flag
+
+
+def assemble(base: pl.DataFrame, predictions: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Catalogue rows from ``base`` (source_id, ra, dec, teff_gaia, teff_gaia_corrected) and, per
+    model, a frame of source_id, teff_{m}, teff_{m}_err (calibrated)."""
+    df = base
+    for m, pred in predictions.items():
+        df = df.join(
+            pred.select("source_id", f"teff_{m}", f"teff_{m}_err"),
+            on="source_id",
+            how="left",
+            maintain_order="left",
+        )
+    if df.height != base.height:
+        raise ValueError("predictions hold duplicate source_id values")
+    teff = {m: df[f"teff_{m}"].cast(pl.Float64).fill_null(np.nan).to_numpy() for m in predictions}
+    sig = {
+        m: df[f"teff_{m}_err"].cast(pl.Float64).fill_null(np.nan).to_numpy() for m in predictions
+    }
+    ml_teff, ml_sigma, ml_source = best_of(teff, sig)
+    gaia = df["teff_gaia_corrected"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    has_gaia = np.isfinite(gaia)
+    best = np.where(has_gaia, gaia, ml_teff)
+    best_err = np.where(has_gaia, np.nan, ml_sigma)
+    source = np.where(has_gaia, GAIA, ml_source)
+    flags = assign_flags(has_gaia, ml_sigma)
+    return df.with_columns(
+        pl.Series("teff_best", best).fill_nan(None),
+        pl.Series("teff_best_err", best_err).fill_nan(None),
+        pl.Series("teff_best_source", source.astype(str)),
+        pl.Series("teff_ml_best", ml_teff).fill_nan(None),
+        pl.Series("teff_ml_best_err", ml_sigma).fill_nan(None),
+        pl.Series("teff_ml_best_source", ml_source.astype(str)),
+        pl.Series("flag", flags.astype(str)),
+    )
+
+
+def summarise(cat: pl.DataFrame, models: list[str]) -> dict:
+    """Counts per flag and per source, coverage, sigma quantiles, how often each model won."""
+    n = cat.height
+    flags = {f: int((cat["flag"] == f).sum()) for f in "ABCDX"}
+    sources = {s: int((cat["teff_best_source"] == s).sum()) for s in [GAIA, *models]}
+    ml = cat.filter(pl.col("teff_best_source").is_in(models))["teff_best_err"]
+    quant = {f"q{int(q * 100):02d}": float(ml.quantile(q)) for q in (0.05, 0.16, 0.5, 0.84, 0.95)}
+    won = {m: int((cat["teff_best_source"] == m).sum()) for m in models}
+    won_all = {m: int((cat["teff_ml_best_source"] == m).sum()) for m in models}
+    return {
+        "rows": n,
+        "flags": flags,
+        "flag_fractions": {f: c / n for f, c in flags.items()},
+        "teff_best_source": sources,
+        "coverage": {
+            "with_teff": (n - flags["X"]) / n,
+            "gaia": flags["A"] / n,
+            "ml": (flags["B"] + flags["C"] + flags["D"]) / n,
+        },
+        "ml_sigma_quantiles_k": quant if ml.len() else {},
+        "model_won_for_teff_best": won,
+        "model_won_among_all_ml_predictions": won_all,
+        "predicted_by_model": {m: int(cat[f"teff_{m}"].is_not_null().sum()) for m in models},
+    }
+
+
+COLUMN_DOC = {
+    "source_id": ("", "Gaia DR3 source identifier"),
+    "ra": ("deg", "Right ascension (ICRS)"),
+    "dec": ("deg", "Declination (ICRS)"),
+    "teff_gaia": ("K", "Gaia DR3 GSP-Phot effective temperature"),
+    "teff_gaia_corrected": ("K", "GSP-Phot Teff with the hot-star correction applied"),
+    "teff_best": ("K", "Adopted Teff: corrected GSP-Phot if present, else best ML prediction"),
+    "teff_best_err": ("K", "Calibrated 1-sigma uncertainty of an ML teff_best (null for flag A)"),
+    "teff_best_source": ("", "Origin of teff_best: gaia or the model name"),
+    "teff_ml_best": ("K", "Best-of-models ML Teff (smallest calibrated sigma)"),
+    "teff_ml_best_err": ("K", "Calibrated 1-sigma uncertainty of teff_ml_best"),
+    "teff_ml_best_source": ("", "Model that gave teff_ml_best (empty when none could)"),
+    "flag": ("", "A GSP-Phot; B ML sigma<300 K; C ML sigma<500 K; D ML sigma>=500 K; X none"),
+}
+
+
+def column_doc(name: str) -> tuple[str, str]:
+    if name in COLUMN_DOC:
+        return COLUMN_DOC[name]
+    if name.endswith("_err"):
+        return "K", f"Calibrated 1-sigma uncertainty of model {name[5:-4]}"
+    return "K", f"Teff predicted by model {name[5:]}"
+
+
+def write_fits(cat: pl.DataFrame, path: str | os.PathLike, header: dict[str, tuple]) -> None:
+    """FITS binary table with units, column descriptions and provenance header cards."""
+    from astropy.io import fits
+
+    from .io import atomic_output
+
+    cols = []
+    for name in cat.columns:
+        unit, _ = column_doc(name)
+        s = cat[name]
+        if s.dtype == pl.String:
+            width = max(1, int(s.str.len_bytes().max() or 1))
+            cols.append(fits.Column(name=name, format=f"{width}A", array=s.to_numpy()))
+        elif s.dtype.is_integer():
+            cols.append(fits.Column(name=name, format="K", array=s.to_numpy()))
+        else:
+            cols.append(
+                fits.Column(
+                    name=name,
+                    format="D",
+                    unit=unit or None,
+                    array=s.cast(pl.Float64).fill_null(np.nan).to_numpy(),
+                )
+            )
+    hdu = fits.BinTableHDU.from_columns(cols, name="EB_TEFF")
+    for i, name in enumerate(cat.columns, start=1):
+        hdu.header.comments[f"TTYPE{i}"] = column_doc(name)[1][:68]
+    for key, (value, comment) in header.items():
+        hdu.header[key] = (value, comment)
+    primary = fits.PrimaryHDU()
+    with atomic_output(path) as tmp:
+        fits.HDUList([primary, hdu]).writeto(tmp, checksum=True)

@@ -1,0 +1,79 @@
+"""Prediction of every model for every star that has the model's features, chunk by chunk.
+
+The catalogue is cut into ``n_chunks`` contiguous row ranges (:func:`chunk_bounds`); each chunk is
+predicted in batches so memory depends on the batch size, not on the catalogue. A star's result
+depends only on its own features, so the output is the same whatever the number of chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from sklearn.ensemble import RandomForestRegressor
+
+from .features import ModelSpec, finite_or_null
+from .forest import predict_trees
+
+log = logging.getLogger(__name__)
+
+LN10 = math.log(10.0)
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    forest: RandomForestRegressor
+
+
+def chunk_bounds(n_rows: int, n_chunks: int, index: int) -> tuple[int, int]:
+    """Row range [start, stop) of chunk ``index`` (0-based) of ``n_rows`` cut in ``n_chunks``."""
+    if not 0 <= index < n_chunks:
+        raise ValueError(f"chunk index {index} outside 0..{n_chunks - 1}")
+    return n_rows * index // n_chunks, n_rows * (index + 1) // n_chunks
+
+
+def teff_and_spread(spec: ModelSpec, mean: np.ndarray, std: np.ndarray):
+    """Model output (mean, tree std) -> Teff and tree spread in K (delta method for log10)."""
+    teff = spec.inverse(mean)
+    spread = teff * LN10 * std if spec.transform == "log10" else std
+    return teff, spread
+
+
+def predict_frame(
+    frame: pl.DataFrame,
+    models: list[LoadedModel],
+    *,
+    batch_rows: int = 200_000,
+    n_jobs: int = 1,
+    progress=None,
+) -> pl.DataFrame:
+    """``source_id`` and, per model, ``teff_{name}_raw`` and ``teff_{name}_spread`` (K).
+
+    Rows lacking any of a model's features get nulls for that model. ``frame`` must already hold
+    derived colours (:func:`ebteff.features.prepare_photometry`).
+    """
+    out = {"source_id": frame["source_id"].to_numpy()}
+    n = frame.height
+    for m in models:
+        feats = frame.select(finite_or_null(pl.col(f)).alias(f) for f in m.spec.features)
+        ok = feats.select(pl.all_horizontal(pl.all().is_not_null())).to_series().to_numpy()
+        X = feats.filter(pl.Series(ok)).to_numpy()
+        teff = np.full(n, np.nan)
+        spread = np.full(n, np.nan)
+        t_all = np.empty(len(X))
+        s_all = np.empty(len(X))
+        for start in range(0, len(X), batch_rows):
+            stop = min(start + batch_rows, len(X))
+            mean, std = predict_trees(m.forest, X[start:stop], n_jobs)
+            t_all[start:stop], s_all[start:stop] = teff_and_spread(m.spec, mean, std)
+            if progress is not None:
+                progress.update(stop - start)
+        teff[ok], spread[ok] = t_all, s_all
+        out[f"teff_{m.spec.name}_raw"] = teff
+        out[f"teff_{m.spec.name}_spread"] = spread
+        log.info("%s: predicted %d of %d stars", m.spec.name, int(ok.sum()), n)
+    return pl.DataFrame(out).with_columns(pl.exclude("source_id").fill_nan(None))

@@ -1,0 +1,28 @@
+"""Rule gather_predictions: one model's columns from every chunk, in catalogue order."""
+
+import polars as pl
+
+from ebteff.io import write_parquet
+from ebteff.logs import setup_logging
+
+
+def main(smk) -> None:
+    logger = setup_logging(smk.log[0])
+    model = smk.wildcards.model
+    cols = ["source_id", f"teff_{model}_raw", f"teff_{model}_spread"]
+    parts = [pl.read_parquet(path, columns=cols) for path in smk.input.chunks]
+    table = pl.concat(parts)
+    if table["source_id"].n_unique() != table.height:
+        raise ValueError("prediction chunks overlap: a source_id appears twice")
+    logger.info(
+        "gathered %d chunks, %d stars, %d predicted by %s",
+        len(parts),
+        table.height,
+        table[cols[1]].is_not_null().sum(),
+        model,
+    )
+    write_parquet(table, smk.output.predictions)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821
