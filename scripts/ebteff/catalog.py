@@ -161,4 +161,5 @@ def write_fits(cat: pl.DataFrame, path: str | os.PathLike, header: dict[str, tup
         hdu.header[key] = (value, comment)
     primary = fits.PrimaryHDU()
     with atomic_output(path) as tmp:
-        fits.HDUList([primary, hdu]).writeto(tmp, checksum=True)
+        # no CHECKSUM cards: astropy stamps them with the current time, which breaks byte identity
+        fits.HDUList([primary, hdu]).writeto(tmp)

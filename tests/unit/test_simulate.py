@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from scipy import stats
 
 from ebteff import simulate, stellar
 from ebteff.io import sha256sum
@@ -152,6 +153,51 @@ def test_labels_biased_low_for_hot_and_reddened_stars(catalogue):
     # Few per cent noise for clean, unreddened, cool stars.
     clean = cool & (a0 < 0.3)
     assert 0.01 < np.std(ratio[clean]) < 0.08
+
+
+def test_labels_follow_the_observed_colour(catalogue):
+    """A colour model can learn the labels: they slide with the reddening, as GSP-Phot's do.
+
+    Under the former law (BETA_EXTINCTION = 0.10: labels near the true blended Teff whatever the
+    dust) rho was about -0.48 and only ~45% of the reddest labelled stars read below 4,000 K;
+    with BETA_EXTINCTION = 0.5 this test still fails (rho ~ -0.65, ~52%).
+    """
+    photometry, _, _, _ = catalogue
+    labelled = photometry.filter(pl.col("teff_gaia") != SENTINEL)
+    bright = labelled.filter(pl.col("g") < 17)
+    assert bright.height > 3000
+    rho = stats.spearmanr(bright["bp_rp"].to_numpy(), bright["teff_gaia"].to_numpy())[0]
+    assert rho < -0.68, rho
+    red = labelled.filter(pl.col("bp_rp") > 2.0)["teff_gaia"].to_numpy()
+    assert red.size > 300
+    assert np.mean(red < 4000) > 0.6, np.mean(red < 4000)
+
+
+def test_degeneracy_slide_follows_the_colour_and_is_capped():
+    grid = stellar.load_grid()
+
+    def dwarf(teff):
+        teff = np.atleast_1d(np.asarray(teff, dtype=float))
+        mass, radius = stellar.dwarf_sequence(teff)
+        logg = stellar.logg_from_mass_radius(mass, radius)
+        surface = grid.surface_magnitudes(teff, logg, 0.0)
+        return surface[:, 1] - surface[:, 2], logg
+
+    teff = np.array([3000.0, 4200.0, 7000.0, 20000.0, 45000.0])
+    assert np.allclose(simulate.degenerate_teff(teff, 0.0, grid), teff)
+    errors = np.array([-3.0, -1.0, -0.2, 0.0, 0.5])
+    assert np.all(np.diff(simulate.degenerate_teff(np.full(5, 5000.0), errors, grid)) > 0)
+    # A K dwarf whose A0 is underestimated by 1 mag reads as the dwarf whose unreddened BP-RP
+    # equals its own reddened by 1 mag: the label follows the observed colour.
+    for t0 in (3800.0, 4200.0, 4800.0):
+        t_deg = simulate.degenerate_teff(t0, -1.0, grid)
+        (c0,), (logg,) = dwarf(t0)
+        (c_deg,), _ = dwarf(t_deg)
+        ext = grid.extinction(t0, logg, 0.0, 1.0)[0]
+        assert c_deg - c0 == pytest.approx(ext[1] - ext[2], abs=0.02)
+    # Where the colour flattens (hot stars) the slide is held at GAMMA_EXTINCTION per mag.
+    hot = simulate.degenerate_teff(np.array([8000.0, 20000.0]), -1.0, grid)
+    assert hot == pytest.approx(np.array([8000.0, 20000.0]) * np.exp(-simulate.GAMMA_EXTINCTION))
 
 
 def test_hot_bias_law_is_a_degree_two_polynomial():
