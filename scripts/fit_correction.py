@@ -46,6 +46,7 @@ def main(smk) -> None:
             "fit_range_k": list(fit.fit_range),
             "floor_k": s["fit_floor"],
             "clip_sigma": s["clip_sigma"],
+            "monotonic_over_fit_range": fit.monotonic,
         },
         inputs={
             "reference_sha256": sha256sum(smk.input.reference),

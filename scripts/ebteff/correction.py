@@ -92,6 +92,7 @@ class FitResult:
     rms: float
     fit_range: tuple[float, float]
     used: np.ndarray  # boolean mask over the inputs, True where a star entered the final fit
+    monotonic: bool  # P increases over [threshold, top of the fit range]: no two Teffs collide
 
 
 def fit_correction(
@@ -141,6 +142,15 @@ def fit_correction(
     rms = float(np.sqrt(np.mean((y[used] - poly(x[used])) ** 2)))
     fit_range = (float(x[used].min()), float(x[used].max()))
     correction = Correction(tuple(float(c) for c in coef), threshold, width)
+    top = max(fit_range[1], threshold)
+    monotonic = bool(np.all(poly.deriv()(np.linspace(threshold, top, 256)) > 0))
+    if not monotonic:
+        log.warning(
+            "the fitted correction is not increasing over %.0f-%.0f K: distinct GSP-Phot Teffs "
+            "map to the same corrected Teff there; consider a lower degree or fit_floor",
+            threshold,
+            top,
+        )
     log.info(
         "fitted degree-%d correction on %d stars (%d clipped), rms %.1f K, range %.0f-%.0f K",
         degree,
@@ -149,7 +159,9 @@ def fit_correction(
         rms,
         *fit_range,
     )
-    return FitResult(correction, int(used.sum()), n_sel - int(used.sum()), rms, fit_range, used)
+    return FitResult(
+        correction, int(used.sum()), n_sel - int(used.sum()), rms, fit_range, used, monotonic
+    )
 
 
 # --- the earlier pipeline's pickle format -------------------------------------------------------

@@ -164,3 +164,10 @@ def test_wrong_legacy_content(tmp_path):
     joblib.dump({"coefficients": [1, 2, 3]}, tmp_path / "x.pkl")
     with pytest.raises(CorrectionError, match="expected"):
         load_legacy_pickle(tmp_path / "x.pkl")
+
+
+def test_fit_reports_whether_the_correction_is_monotonic():
+    x = np.linspace(8000, 30000, 400)
+    assert fit_correction(x, Polynomial(KNOWN)(x), floor=8000).monotonic
+    turning = Polynomial((-20000.0, 4.0, -8e-5))  # peaks at 25,000 K
+    assert not fit_correction(x, turning(x), floor=8000).monotonic
