@@ -30,6 +30,7 @@ include: "rules/features.smk"
 include: "rules/train.smk"
 include: "rules/predict.smk"
 include: "rules/catalog.smk"
+include: "rules/publish.smk"
 
 
 rule all:

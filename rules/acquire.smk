@@ -14,7 +14,7 @@ if config["source"] == "simulate":
         benchmark:
             "results/benchmarks/simulate_photometry.tsv"
         conda:
-            "../envs/workflow.yaml"
+            "../envs/data.yaml"
         threads: 1
         resources:
             mem_mb=mem_mb_for_table(per_row_bytes=0, base_mb=4000),
@@ -39,7 +39,7 @@ elif config["source"] == "huggingface":
             "results/logs/download_photometry.log",
         retries: 1
         conda:
-            "../envs/workflow.yaml"
+            "../envs/data.yaml"
         params:
             repo_id=config["huggingface"]["repo_id"],
             filename=config["huggingface"]["filename"],

@@ -20,7 +20,7 @@ rule build_catalog:
     benchmark:
         "results/benchmarks/build_catalog.tsv"
     conda:
-        "../envs/workflow.yaml"
+        "../envs/publish.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=600),

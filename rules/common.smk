@@ -18,8 +18,11 @@ wildcard_constraints:
 
 
 def config_hash():
-    """Short sha256 of the resolved config, recorded in provenance."""
-    text = _json.dumps(config, sort_keys=True, default=str)
+    """Short sha256 of the resolved config, recorded in provenance. The `publish` section is
+    left out: where results are published changes none of them (so toggling a dry run does
+    not rebuild the catalogue)."""
+    settings = {k: v for k, v in config.items() if k != "publish"}
+    text = _json.dumps(settings, sort_keys=True, default=str)
     return _hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -65,6 +68,12 @@ def correction_params():
 def model_spec(wildcards):
     """The config entry of one model, with its name."""
     return {"name": wildcards.model, **config["models"][wildcards.model]}
+
+
+def feature_spec(wildcards):
+    """A model's spec less its hyperparameters: tuning a forest does not rebuild its features."""
+    spec = model_spec(wildcards)
+    return {k: v for k, v in spec.items() if k != "hyperparameters"}
 
 
 def model_outputs(name):
@@ -140,3 +149,68 @@ def mem_mb_for_table(per_row_bytes, base_mb=500):
         return int((base_mb + n_stars() * per_row_bytes / 1e6) * attempt)
 
     return _mem
+
+
+# -- publishing, and models from the Hub (rules/publish.smk, rules/train.smk) -----------------
+
+PUBLISH = "results/publish"
+MODEL_SOURCE = config["model_source"]
+
+
+def published_model_pins(wildcards):
+    """sha256 pins of one model's files in model_source.repo_id; a missing pin stops the run."""
+    from ebteff.publish import UnpinnedModelError, model_pins
+
+    try:
+        return model_pins(
+            MODEL_SOURCE["sha256"], wildcards.model, MODEL_SOURCE["repo_id"]
+        )
+    except UnpinnedModelError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def publish_inputs(wildcards=None):
+    """What the staged dataset and model folders are made of."""
+    files = {
+        "photometry": photometry_path(),
+        "photometry_summary": PHOTOMETRY_SUMMARY,
+        "catalog_fits": CATALOG_FITS,
+        "catalog_summary": CATALOG_SUMMARY,
+        "best_calibration": "results/calibration/teff_best.json",
+        "correction_json": CORRECTION_JSON,
+        "correction_pkl": CORRECTION_PKL,
+        "split_counts": "results/split/counts.json",
+    }
+    if simulated():
+        files["correction_metrics"] = "results/correction/metrics.json"
+    per_model = {
+        "model": "results/models/{model}/model.parquet",
+        "metadata": "results/models/{model}/metadata.json",
+        "calibration": "results/models/{model}/calibration.json",
+        "metrics": "results/models/{model}/metrics.json",
+        "calibration_report": "results/calibration/{model}.json",
+        "feature_counts": "results/features/{model}.counts.json",
+    }
+    for key, pattern in per_model.items():
+        files[f"model_{key}"] = expand(pattern, model=MODELS)
+    return files
+
+
+def publish_release():
+    """Repositories of the release and where its inputs came from, for the cards."""
+    source = config["source"]
+    detail = {
+        "simulate": {"seed": config["simulate"]["seed"]},
+        "huggingface": {
+            k: config["huggingface"][k] for k in ("repo_id", "revision", "filename")
+        },
+        "local": {},
+    }[source]
+    return {
+        "dataset_repo": config["publish"]["dataset_repo"],
+        "model_repo": config["publish"]["model_repo"],
+        "revision": config["publish"]["revision"],
+        "source": source,
+        "source_detail": detail,
+        "model_source": {k: MODEL_SOURCE[k] for k in ("source", "repo_id", "revision")},
+    }

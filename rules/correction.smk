@@ -18,7 +18,7 @@ if config["correction"]["mode"] == "fit":
         benchmark:
             "results/benchmarks/fit_correction.tsv"
         conda:
-            "../envs/workflow.yaml"
+            "../envs/data.yaml"
         threads: 1
         resources:
             mem_mb=mem_mb_for_table(per_row_bytes=40),
@@ -30,6 +30,10 @@ if config["correction"]["mode"] == "fit":
 
 else:
 
+    # Reads and rewrites a few coefficients: not worth a cluster job's queueing.
+    localrules:
+        load_correction,
+
     rule load_correction:
         input:
             file=config["correction"]["file"],
@@ -39,7 +43,7 @@ else:
         log:
             "results/logs/load_correction.log",
         conda:
-            "../envs/workflow.yaml"
+            "../envs/data.yaml"
         threads: 1
         resources:
             mem_mb=500,
@@ -61,7 +65,7 @@ rule evaluate_correction:
     log:
         "results/logs/evaluate_correction.log",
     conda:
-        "../envs/workflow.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=60),

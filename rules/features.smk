@@ -13,7 +13,7 @@ rule make_split:
     benchmark:
         "results/benchmarks/make_split.tsv"
     conda:
-        "../envs/workflow.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=40),
@@ -39,12 +39,12 @@ rule build_features:
     benchmark:
         "results/benchmarks/build_features/{model}.tsv"
     conda:
-        "../envs/workflow.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=300),
         runtime=10,
     params:
-        spec=model_spec,
+        spec=feature_spec,
     script:
         "../scripts/build_features.py"

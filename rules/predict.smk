@@ -2,6 +2,11 @@
 # uncertainties of each model on the calibration split.
 
 
+# Concatenating a model's chunks is quick I/O: not worth a cluster job's queueing.
+localrules:
+    gather_predictions,
+
+
 rule predict_chunk:
     input:
         unpack(model_files),
@@ -14,7 +19,7 @@ rule predict_chunk:
     benchmark:
         "results/benchmarks/predict_chunk/{scatteritem}.tsv"
     conda:
-        "../envs/workflow.yaml"
+        "../envs/ml.yaml"
     threads: config["predict"]["threads"]
     resources:
         mem_mb=predict_mem_mb,
@@ -35,7 +40,7 @@ rule gather_predictions:
     log:
         "results/logs/gather_predictions/{model}.log",
     conda:
-        "../envs/workflow.yaml"
+        "../envs/ml.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=60),
@@ -54,7 +59,7 @@ rule calibrate_model:
     log:
         "results/logs/calibrate_model/{model}.log",
     conda:
-        "../envs/workflow.yaml"
+        "../envs/ml.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=100),

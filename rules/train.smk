@@ -1,26 +1,52 @@
-# Stage 4: train each model on the shared training split, and evaluate it on the test split.
+# Stage 4: train each model on the shared training split, or (model_source: huggingface)
+# download a published one, sha256-pinned; then evaluate it on the test split.
 
 
-rule train_model:
-    input:
-        table="results/features/{model}.parquet",
-    output:
-        model="results/models/{model}/model.parquet",
-        metadata="results/models/{model}/metadata.json",
-    log:
-        "results/logs/train_model/{model}.log",
-    benchmark:
-        "results/benchmarks/train_model/{model}.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    threads: config["training"]["threads"]
-    resources:
-        mem_mb=mem_mb_for_table(per_row_bytes=2000, base_mb=1000),
-        runtime=120,
-    params:
-        spec=model_spec,
-    script:
-        "../scripts/train_model.py"
+if MODEL_SOURCE["source"] == "train":
+
+    rule train_model:
+        input:
+            table="results/features/{model}.parquet",
+        output:
+            model="results/models/{model}/model.parquet",
+            metadata="results/models/{model}/metadata.json",
+        log:
+            "results/logs/train_model/{model}.log",
+        benchmark:
+            "results/benchmarks/train_model/{model}.tsv"
+        conda:
+            "../envs/ml.yaml"
+        threads: config["training"]["threads"]
+        resources:
+            mem_mb=mem_mb_for_table(per_row_bytes=2000, base_mb=1000),
+            runtime=120,
+        params:
+            spec=model_spec,
+        script:
+            "../scripts/train_model.py"
+
+else:
+
+    localrules:
+        download_model,
+
+    rule download_model:
+        output:
+            model="results/models/{model}/model.parquet",
+            metadata="results/models/{model}/metadata.json",
+        log:
+            "results/logs/download_model/{model}.log",
+        retries: 1
+        conda:
+            "../envs/publish.yaml"
+        params:
+            spec=model_spec,
+            repo_id=MODEL_SOURCE["repo_id"],
+            revision=MODEL_SOURCE["revision"],
+            pins=published_model_pins,
+            retries=MODEL_SOURCE["retries"],
+        script:
+            "../scripts/download_model.py"
 
 
 rule evaluate_model:
@@ -36,7 +62,7 @@ rule evaluate_model:
     benchmark:
         "results/benchmarks/evaluate_model/{model}.tsv"
     conda:
-        "../envs/workflow.yaml"
+        "../envs/ml.yaml"
     threads: config["training"]["threads"]
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=500, base_mb=1000),

@@ -12,7 +12,7 @@ rule validate_photometry:
     benchmark:
         "results/benchmarks/validate_photometry.tsv"
     conda:
-        "../envs/workflow.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=400),

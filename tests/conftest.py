@@ -1,4 +1,6 @@
-"""Shared fixtures: the loopback Hub server and helpers to run the real workflow."""
+"""Shared fixtures: the loopback Hub server, a one-node SLURM cluster, and helpers to run the
+real workflow."""
 
 from hubserver import hub_server  # noqa: F401
+from slurm_cluster import slurm_cluster  # noqa: F401
 from workflow_runner import snakemake_run, tiny_config, workflow_dir  # noqa: F401

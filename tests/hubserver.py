@@ -27,9 +27,36 @@ A revision is a branch name or any commit hash the server has produced; every ``
 makes a new commit on its branch, and older commits stay resolvable. Branches are independent
 file sets (a new branch does not start from ``main``).
 
-Tests steer it with ``add_file``, ``fail_next`` (make the next *k* matching requests fail with a
-status) and read ``requests`` (every request: origin, method, path, headers, status). More of
-the Hub (``/api/repos/create``, ``preupload``, ``commit``, the LFS batch API) plugs in through
+The upload side, as ``huggingface_hub`` 2.x speaks it with ``HF_HUB_DISABLE_XET=1``
+(``HfApi.create_repo`` and ``upload_folder`` / ``create_commit``). Every write needs an
+``Authorization: Bearer`` token (``write_tokens`` narrows which), else ``401``:
+
+* ``POST /api/repos/create`` (``{name, organization, type, visibility}``): a new repository
+  whose first commit holds the Hub's default ``.gitattributes`` (its LFS patterns), or ``409``
+  if it exists (``create_repo(exist_ok=True)`` accepts that).
+* ``POST /api/validate-yaml`` (``{content, repoType}``): ``400`` with ``errors`` when a card's
+  YAML front matter does not parse to a mapping; a warning when there is none.
+* ``GET /api/{type}s/{repo_id}[/revision/{rev}]`` (``repo_info``): ``{id, sha, private,
+  siblings}``; the client asks it when it skips an empty commit.
+* ``POST /api/{type}s/{repo_id}/preupload/{rev}`` (``{files: [{path, sample, size}]}``):
+  per file ``uploadMode`` (``lfs`` when a ``.gitattributes`` LFS pattern matches, the file
+  is >= 10 MiB or its sample holds a NUL byte; else ``regular``), ``shouldIgnore`` false and,
+  when the path exists, ``oid`` (sha256 of an LFS file, git blob sha1 of a regular one): the
+  client compares it with its own and drops unchanged files from the commit.
+* ``POST /{prefix}{repo_id}.git/info/lfs/objects/batch`` (git-lfs batch API, ``upload``): per
+  object no ``actions`` when the store already holds it, else ``upload.href`` (a ``PUT`` URL
+  on the CDN origin, like a presigned S3 URL) and ``verify.href``; basic transfer only (no
+  multipart ``chunk_size``). ``PUT {cdn}/upload/{oid}`` stores the body if its sha256 and size
+  match the batch request; ``POST .../objects/verify`` (``{oid, size}``) confirms it.
+* ``POST /api/{type}s/{repo_id}/commit/{branch}`` (NDJSON: a ``header`` line ``{summary,
+  description, parentCommit?}`` then ``file`` (base64 content), ``lfsFile`` (``{path, algo,
+  oid, size}``, refused unless uploaded), ``deletedFile`` and ``deletedFolder`` lines): a new
+  commit, answered with ``{commitOid, commitUrl}``.
+
+Tests steer it with ``add_file``, ``add_folder``, ``fail_next`` (make the next *k* matching
+requests fail with a status) and read ``requests`` (every request: origin, method, path,
+headers, status), ``received`` (file content as it arrived, inline or by LFS ``PUT``),
+``commit_log`` and ``files_at``. More of the Hub plugs in through
 ``add_route(methods, pattern, handler)``: a handler takes a :class:`Request` and returns a
 :class:`Response`; request bodies (``Content-Length`` or chunked) are read for it.
 
@@ -39,6 +66,8 @@ client keeps open and joins every handler thread, so nothing outlives the test.
 
 from __future__ import annotations
 
+import base64
+import fnmatch
 import hashlib
 import json
 import logging
@@ -49,7 +78,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -176,6 +205,27 @@ class _Failure:
         )
 
 
+@dataclass(frozen=True)
+class Received:
+    """File content as it arrived: ``how`` is ``inline`` (base64 in a commit) or ``lfs`` (PUT)."""
+
+    how: str
+    key: str  # the path in the repository (inline) or the sha256 oid (lfs)
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    """One commit made through ``/api/{type}s/{repo}/commit/{rev}``."""
+
+    repo_type: str
+    repo_id: str
+    branch: str
+    oid: str
+    summary: str
+    paths: tuple[str, ...]  # files added or replaced, inline and LFS
+
+
 @dataclass
 class _Repo:
     heads: dict[str, str] = field(default_factory=dict)  # branch -> commit
@@ -256,6 +306,15 @@ class HubServer:
         self.errors: list[BaseException] = []
         self.add_route(("HEAD", "GET"), self.RESOLVE, self._resolve)
         self.add_route(("HEAD", "GET"), self.CDN_BLOB, self._cdn_blob, origin="cdn")
+        #: Tokens allowed to write; None accepts any ``Bearer`` token (none at all is refused).
+        self.write_tokens: set[str] | None = None
+        #: Every file content that reached the server: inline in a commit, or by LFS PUT.
+        self.received: list[Received] = []
+        #: Every commit made through the commit endpoint, oldest first.
+        self.commit_log: list[CommitRecord] = []
+        self._private: dict[tuple[str, str], bool] = {}
+        self._lfs_pending: dict[str, int] = {}  # oid -> size, upload URLs handed out
+        self._add_upload_routes()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -344,6 +403,25 @@ class HubServer:
             if lfs:
                 self._blobs[hub_file.sha256] = hub_file.data
             return self._commit(repo_type, repo_id, repo, revision, files)
+
+    def add_folder(
+        self, repo_type: str, repo_id: str, folder: str | os.PathLike, revision: str = "main"
+    ) -> str:
+        """Commit every file under ``folder`` (LFS for binary files, as the Hub would store
+        them) in one commit on ``revision``; return the commit hash."""
+        folder = Path(folder)
+        files = {}
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            files[path.relative_to(folder).as_posix()] = HubFile.of(data, lfs=b"\0" in data[:512])
+        self._check_repo(repo_type, repo_id)
+        with self._lock:
+            repo = self._repos.setdefault((repo_type, repo_id), _Repo())
+            merged = {**repo.commits.get(repo.heads.get(revision, ""), {}), **files}
+            for hub_file in files.values():
+                if hub_file.lfs:
+                    self._blobs[hub_file.sha256] = hub_file.data
+            return self._commit(repo_type, repo_id, repo, revision, merged)
 
     def commit_hash(self, repo_type: str, repo_id: str, revision: str = "main") -> str:
         """The commit a branch points at now."""
@@ -517,6 +595,309 @@ class HubServer:
         if data is None:
             return Response(404, {"Content-Type": "text/plain"}, b"NoSuchKey")
         return _content(request, data, sha256, {})
+
+    # -- the Hub's upload protocol -----------------------------------------------------------
+
+    API_REPO = r"/api/(?P<types>models|datasets|spaces)/(?P<repo_id>[^/]+/[^/]+)"
+    GIT_REPO = r"/(?:(?P<prefix>datasets|spaces)/)?(?P<repo_id>[^/]+/[^/]+)\.git"
+    #: Files at least this large always go through LFS, whatever their name (the Hub's rule).
+    LFS_MIN_SIZE = 10 * 1024 * 1024
+    #: The ``.gitattributes`` the Hub commits into every new repository (its LFS patterns).
+    GITATTRIBUTES = "".join(
+        f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
+        for pattern in (
+            "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.gz", "*.h5", "*.joblib",
+            "*.model", "*.npy", "*.npz", "*.onnx", "*.parquet", "*.pickle", "*.pkl", "*.pt",
+            "*.pth", "*.safetensors", "*.tar", "*.tflite", "*.xz", "*.zip", "*.zst",
+        )
+    )  # fmt: skip
+
+    def _add_upload_routes(self) -> None:
+        self.add_route("POST", r"/api/repos/create", self._create_repo)
+        self.add_route("POST", r"/api/validate-yaml", self._validate_yaml)
+        self.add_route("GET", self.API_REPO + r"(?:/revision/(?P<revision>[^/]+))?", self._info)
+        self.add_route("POST", self.API_REPO + r"/preupload/(?P<revision>[^/]+)", self._preupload)
+        self.add_route("POST", self.API_REPO + r"/commit/(?P<revision>[^/]+)", self._commit_api)
+        self.add_route("POST", self.GIT_REPO + r"/info/lfs/objects/batch", self._lfs_batch)
+        self.add_route("POST", self.GIT_REPO + r"/info/lfs/objects/verify", self._lfs_verify)
+        self.add_route("PUT", r"/upload/(?P<oid>[0-9a-f]{64})", self._lfs_put, origin="cdn")
+
+    def files_at(self, repo_type: str, repo_id: str, revision: str = "main") -> dict[str, bytes]:
+        """Every file of a repository at a branch or commit: path -> content."""
+        with self._lock:
+            repo = self._repos[(repo_type, repo_id)]
+            files = repo.commits[repo.heads.get(revision, revision)]
+            return {path: f.data for path, f in files.items()}
+
+    def lfs_paths(self, repo_type: str, repo_id: str, revision: str = "main") -> set[str]:
+        """Paths stored through LFS (the rest are regular git files)."""
+        with self._lock:
+            repo = self._repos[(repo_type, repo_id)]
+            return {p for p, f in repo.commits[repo.heads.get(revision, revision)].items() if f.lfs}
+
+    def is_private(self, repo_type: str, repo_id: str) -> bool:
+        with self._lock:
+            return self._private.get((repo_type, repo_id), False)
+
+    def _refuse_unauthenticated(self, request: Request) -> Response | None:
+        """401 unless the request carries an acceptable ``Authorization: Bearer`` token."""
+        auth = request.headers.get("authorization", "")
+        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
+        if token and (self.write_tokens is None or token in self.write_tokens):
+            return None
+        message = "Invalid credentials in Authorization header" if token else "Unauthorized"
+        return Response.hub_error(401, "Unauthorized", message)
+
+    def _repo_and_head(
+        self, repo_type: str, repo_id: str, revision: str
+    ) -> tuple[_Repo | None, str | None, Response | None]:
+        """(repo, commit the revision resolves to, error response); call with the lock held."""
+        repo = self._repos.get((repo_type, repo_id))
+        if repo is None:
+            return None, None, Response.hub_error(404, "RepoNotFound", "Repository not found")
+        commit = repo.heads.get(revision)
+        if commit is None and _COMMIT.fullmatch(revision) and revision in repo.commits:
+            commit = revision
+        if commit is None:
+            missing = Response.hub_error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            return repo, None, missing
+        return repo, commit, None
+
+    def _create_repo(self, request: Request) -> Response:
+        refused = self._refuse_unauthenticated(request)
+        if refused:
+            return refused
+        payload = request.json() or {}
+        repo_type = payload.get("type") or "model"
+        name, organization = payload.get("name"), payload.get("organization")
+        repo_id = f"{organization}/{name}" if organization else f"loopback-user/{name}"
+        self._check_repo(repo_type, repo_id)
+        prefix = "" if repo_type == "model" else f"{repo_type}s/"
+        url = f"{self.url}/{prefix}{repo_id}"
+        with self._lock:
+            if (repo_type, repo_id) in self._repos:
+                return Response.json(
+                    {"error": f"You already created this {repo_type} repo", "url": url}, 409
+                )
+            repo = self._repos.setdefault((repo_type, repo_id), _Repo())
+            gitattributes = HubFile.of(self.GITATTRIBUTES.encode(), lfs=False)
+            self._commit(repo_type, repo_id, repo, "main", {".gitattributes": gitattributes})
+            self._private[(repo_type, repo_id)] = payload.get("visibility") == "private"
+        return Response.json({"url": url, "name": repo_id, "id": repo_id})
+
+    def _validate_yaml(self, request: Request) -> Response:
+        """Parse a card's YAML front matter the way the Hub does before accepting a README."""
+        import yaml
+
+        content = (request.json() or {}).get("content", "")
+        match = re.match(r"\A---\r?\n(.*?)\r?\n---\r?\n", content, re.DOTALL)
+        if match is None:
+            warning = {"message": "empty or missing yaml metadata in repo card"}
+            return Response.json({"errors": [], "warnings": [warning]})
+        try:
+            metadata = yaml.safe_load(match[1])
+        except yaml.YAMLError as err:
+            return Response.json({"errors": [{"message": f"invalid YAML: {err}"}]}, 400)
+        if not isinstance(metadata, dict):
+            return Response.json({"errors": [{"message": "metadata must be a mapping"}]}, 400)
+        return Response.json({"errors": [], "warnings": []})
+
+    def _info(self, request: Request) -> Response:
+        """``repo_info``: the commit a revision points at and the files there."""
+        repo_type = request.match["types"][:-1]
+        repo_id = request.match["repo_id"]
+        revision = unquote(request.match["revision"] or "main")
+        with self._lock:
+            repo, commit, error = self._repo_and_head(repo_type, repo_id, revision)
+            if error:
+                return error
+            files = sorted(repo.commits[commit])
+            private = self._private.get((repo_type, repo_id), False)
+        return Response.json(
+            {
+                "id": repo_id,
+                "sha": commit,
+                "private": private,
+                "siblings": [{"rfilename": path} for path in files],
+            }
+        )
+
+    def _upload_mode(self, files: Mapping[str, HubFile], path: str, size: int, sample: bytes):
+        """``lfs`` for an LFS pattern of ``.gitattributes``, a large file or binary content."""
+        attributes = files.get(".gitattributes")
+        patterns = [
+            line.split()[0]
+            for line in (attributes.data.decode() if attributes else "").splitlines()
+            if "filter=lfs" in line.split()[1:]
+        ]
+        name = PurePosixPath(path).name
+        by_pattern = any(
+            fnmatch.fnmatchcase(path if "/" in p else name, p.lstrip("/")) for p in patterns
+        )
+        return "lfs" if by_pattern or size >= self.LFS_MIN_SIZE or b"\0" in sample else "regular"
+
+    def _preupload(self, request: Request) -> Response:
+        """Upload mode per file, and the oid of the file already at that path (if any).
+
+        The oid is what the client compares with its own (sha256 for LFS, git blob sha1
+        otherwise) to drop unchanged files from the commit.
+        """
+        refused = self._refuse_unauthenticated(request)
+        if refused:
+            return refused
+        repo_type = request.match["types"][:-1]
+        repo_id = request.match["repo_id"]
+        revision = unquote(request.match["revision"])
+        payload = request.json() or {}
+        with self._lock:
+            repo, commit, error = self._repo_and_head(repo_type, repo_id, revision)
+            if error:
+                return error
+            files = repo.commits[commit]
+        answers = []
+        for entry in payload.get("files", []):
+            sample = base64.b64decode(entry.get("sample", ""))
+            mode = self._upload_mode(files, entry["path"], int(entry["size"]), sample)
+            answer = {"path": entry["path"], "uploadMode": mode, "shouldIgnore": False}
+            existing = files.get(entry["path"])
+            if existing is not None:
+                answer["oid"] = existing.sha256 if existing.lfs else existing.git_sha1
+            answers.append(answer)
+        return Response.json({"files": answers, "commitOid": commit})
+
+    def _lfs_batch(self, request: Request) -> Response:
+        """The git-lfs batch API: an upload action for each object the store lacks."""
+        refused = self._refuse_unauthenticated(request)
+        if refused:
+            return refused
+        repo_type = _TYPE_OF_PREFIX[request.match["prefix"]]
+        repo_id = request.match["repo_id"]
+        payload = request.json() or {}
+        if payload.get("operation") != "upload":
+            return Response.json({"message": "only the upload operation is served here"}, 422)
+        git_url = f"{self.url}{request.path.removesuffix('/batch')}"
+        objects = []
+        with self._lock:
+            if (repo_type, repo_id) not in self._repos:
+                return Response.hub_error(404, "RepoNotFound", "Repository not found")
+            for obj in payload.get("objects", []):
+                oid, size = obj["oid"], int(obj["size"])
+                stored = self._blobs.get(oid)
+                if stored is not None and len(stored) == size:
+                    objects.append({"oid": oid, "size": size})  # no actions: already uploaded
+                    continue
+                self._lfs_pending[oid] = size
+                objects.append(
+                    {
+                        "oid": oid,
+                        "size": size,
+                        "authenticated": True,
+                        "actions": {
+                            "upload": {"href": f"{self.cdn_url}/upload/{oid}?X-Signature=lb"},
+                            "verify": {"href": f"{git_url}/verify"},
+                        },
+                    }
+                )
+        return Response(
+            200,
+            {"Content-Type": "application/vnd.git-lfs+json"},
+            json.dumps({"transfer": "basic", "objects": objects}).encode(),
+        )
+
+    def _lfs_put(self, request: Request) -> Response:
+        """The storage side (the presigned URL of the batch answer): content-addressed PUT."""
+        oid = request.match["oid"]
+        with self._lock:
+            size = self._lfs_pending.get(oid)
+        if size is None:
+            return Response(403, {"Content-Type": "text/plain"}, b"AccessDenied: no upload URL")
+        if len(request.body) != size or hashlib.sha256(request.body).hexdigest() != oid:
+            return Response(400, {"Content-Type": "text/plain"}, b"BadDigest")
+        with self._lock:
+            self._blobs[oid] = request.body
+            self._lfs_pending.pop(oid, None)
+            self.received.append(Received("lfs", oid, request.body))
+        return Response(200, {"ETag": f'"{oid}"'})
+
+    def _lfs_verify(self, request: Request) -> Response:
+        refused = self._refuse_unauthenticated(request)
+        if refused:
+            return refused
+        payload = request.json() or {}
+        with self._lock:
+            stored = self._blobs.get(payload.get("oid", ""))
+        if stored is None or len(stored) != payload.get("size"):
+            return Response.json({"message": "object not found or of another size"}, 404)
+        return Response.json({"success": True})
+
+    def _commit_api(self, request: Request) -> Response:
+        """A commit from NDJSON lines: header, then file / lfsFile / deletedFile / deletedFolder."""
+        refused = self._refuse_unauthenticated(request)
+        if refused:
+            return refused
+        repo_type = request.match["types"][:-1]
+        repo_id = request.match["repo_id"]
+        branch = unquote(request.match["revision"])
+        lines = [json.loads(line) for line in request.body.splitlines() if line.strip()]
+        if not lines or lines[0].get("key") != "header":
+            return Response.json({"error": "the first line must be the commit header"}, 400)
+        header = lines[0]["value"]
+        with self._lock:
+            repo, head, error = self._repo_and_head(repo_type, repo_id, branch)
+            if error:
+                return error
+            if branch not in repo.heads:
+                return Response.json({"error": f"cannot commit to {branch!r}: not a branch"}, 400)
+            parent = header.get("parentCommit")
+            if parent is not None and not head.startswith(parent):
+                return Response.json({"error": "A commit has happened since; refresh"}, 412)
+            files = dict(repo.commits[head])
+            added: list[str] = []
+            inline: list[Received] = []
+            for line in lines[1:]:
+                key, value = line["key"], line["value"]
+                path = value["path"]
+                if key == "file":
+                    if value.get("encoding") != "base64":
+                        return Response.json({"error": "only base64 content is accepted"}, 400)
+                    data = base64.b64decode(value["content"])
+                    files[path] = HubFile.of(data, lfs=False)
+                    inline.append(Received("inline", path, data))
+                    added.append(path)
+                elif key == "lfsFile":
+                    data = self._blobs.get(value["oid"])
+                    if data is None or ("size" in value and len(data) != value["size"]):
+                        return Response.json(
+                            {"error": f"LFS object {value['oid']} of {path} was never uploaded"},
+                            422,
+                        )
+                    files[path] = HubFile.of(data, lfs=True)
+                    added.append(path)
+                elif key == "deletedFile":
+                    files.pop(path, None)
+                elif key == "deletedFolder":
+                    folder = path.rstrip("/") + "/"
+                    files = {p: f for p, f in files.items() if not p.startswith(folder)}
+                else:
+                    return Response.json({"error": f"unknown operation {key!r}"}, 400)
+            commit = self._commit(repo_type, repo_id, repo, branch, files)
+            self.received.extend(inline)
+            self.commit_log.append(
+                CommitRecord(
+                    repo_type, repo_id, branch, commit, header.get("summary", ""), tuple(added)
+                )
+            )
+        prefix = "" if repo_type == "model" else f"{repo_type}s/"
+        return Response.json(
+            {
+                "success": True,
+                "commitOid": commit,
+                "commitUrl": f"{self.url}/{prefix}{repo_id}/commit/{commit}",
+                "commitMessage": header.get("summary", ""),
+                "hookOutput": "",
+                "pullRequestUrl": None,
+            }
+        )
 
 
 def _content(request: Request, data: bytes, etag: str, headers: Mapping[str, str]) -> Response:

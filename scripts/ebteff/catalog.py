@@ -142,7 +142,8 @@ def write_fits(cat: pl.DataFrame, path: str | os.PathLike, header: dict[str, tup
         s = cat[name]
         if s.dtype == pl.String:
             width = max(1, int(s.str.len_bytes().max() or 1))
-            cols.append(fits.Column(name=name, format=f"{width}A", array=s.to_numpy()))
+            data = np.array(s.fill_null("").to_list(), dtype=f"S{width}")
+            cols.append(fits.Column(name=name, format=f"{width}A", array=data))
         elif s.dtype.is_integer():
             cols.append(fits.Column(name=name, format="K", array=s.to_numpy()))
         else:

@@ -1,0 +1,48 @@
+"""Rule upload_publish: send the staged folders to the Hub, one commit per repository.
+
+With publish.dry_run (the default) nothing is sent: the staged folders are checked against the
+manifest and results/publish/upload.json says what would be uploaded. The token comes from the
+environment (``HF_TOKEN``), never from ``params``: Snakemake stores params in clear under
+``.snakemake/``. ``HF_ENDPOINT`` (a mirror) is honoured as well.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from ebteff.io import write_json
+from ebteff.logs import setup_logging
+from ebteff.publish import upload
+
+
+def main(smk) -> None:
+    logger = setup_logging(smk.log[0])
+    token = os.environ.get("HF_TOKEN", "").strip() or None
+    # Both must be set before huggingface_hub is imported (it reads them once). No telemetry
+    # call; and the upload goes through the Hub's LFS protocol, which every Hub endpoint
+    # speaks and the tests exercise, in exactly one commit per repository (set
+    # HF_HUB_DISABLE_XET=0 to let huggingface_hub use Xet storage instead).
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+    with open(smk.input.manifest) as fh:
+        manifest = json.load(fh)
+    logger.info(
+        "publishing %s (%s, HF_TOKEN %s)",
+        ", ".join(f"{r['repo_type']} {r['repo_id']}" for r in manifest["repos"].values()),
+        "dry run" if smk.params.settings["dry_run"] else "upload",
+        "set" if token else "not set",
+    )
+    report = upload(
+        manifest,
+        Path(smk.input.manifest).parent,
+        dry_run=smk.params.settings["dry_run"],
+        token=token,
+        private=smk.params.settings["private"],
+    )
+    write_json(report, smk.output.report)
+    if report["dry_run"]:
+        logger.info(report["note"])
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821  (injected by the script directive)

@@ -1,0 +1,135 @@
+"""The workflow on a real one-node SLURM cluster, through profiles/slurm.
+
+The cluster (tests/slurm_cluster.py) is started for the session; without root or apt-get these
+tests are skipped with the reason. One run of config/test.yaml goes through the profile as a
+user would run it, plus two test-only settings: quick status checks and keeping the SLURM logs
+of successful jobs (the evidence checked below). SLURM keeps finished jobs visible to squeue
+for MinJobAge; the test cluster sets that to an hour so the whole run can be inspected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from workflow_runner import REPO, load_test_config, run_snakemake
+
+PROFILE = REPO / "profiles" / "slurm"
+CONFIG = load_test_config()
+MODELS = list(CONFIG["models"])
+# run by Snakemake itself, never submitted (localrules, or rules without a body)
+LOCAL_RULES = {"all", "gather_predictions"}
+# every file whose bytes must not depend on where the jobs ran (metadata.json records the
+# training time, the FITS file its creation date: both differ between runs by design)
+SAME_BYTES = [
+    "results/catalog/eb_teff_catalog.parquet",
+    "results/catalog/summary.json",
+    *[
+        f"results/models/{m}/{f}"
+        for m in MODELS
+        for f in ("model.parquet", "metrics.json", "calibration.json")
+    ],
+    *[f"results/predictions/{m}.parquet" for m in MODELS],
+]
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm_cluster, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("slurm_run")
+    proc = run_snakemake(
+        workdir,
+        "--workflow-profile",
+        str(PROFILE),
+        # test-only: check soon after submitting (the profile waits longer, to spare a busy
+        # controller), and keep the logs of successful jobs
+        "--slurm-init-seconds-before-status-checks=3",
+        "--slurm-keep-successful-logs",
+        # run_snakemake's default --cores 2 would cap the threads of all running jobs
+        # together below what the node offers; SLURM applies the node's own cap
+        f"--cores={slurm_cluster.cpus}",
+        env=slurm_cluster.env,
+        timeout=600,  # SIGKILL: a hung run ignores SIGTERM; teardown then stops the daemons
+    )
+    return workdir, proc.stdout + proc.stderr
+
+
+def job_blocks(out: str) -> dict[int, dict]:
+    """Snakemake's announcement of each job, by its jobid: rule, threads, mem_mb, runtime."""
+    jobs = {}
+    for m in re.finditer(r"^(local)?rule (\w+):\n((?:[ \t]+.*\n)+)", out, re.M):
+        body = m.group(3)
+        jobid = int(re.search(r"jobid: (\d+)", body).group(1))
+        threads = re.search(r"threads: (\d+)", body)
+        resources = dict(re.findall(r"(\w+)=([^,\s]+)", body.split("resources:")[-1]))
+        jobs[jobid] = {
+            "rule": m.group(2),
+            "local": bool(m.group(1)),
+            "threads": int(threads.group(1)) if threads else 1,
+            "mem_mb": resources.get("mem_mb"),
+            "runtime": resources.get("runtime"),
+        }
+    return jobs
+
+
+def minutes(limit: str) -> int:
+    """squeue's time limit ([D-]H:MM:SS or M:SS) in minutes."""
+    days, _, clock = limit.rpartition("-")
+    parts = [int(p) for p in clock.split(":")]
+    seconds = sum(v * 60**i for i, v in enumerate(reversed(parts)))
+    return (int(days or 0) * 86400 + seconds) // 60
+
+
+def test_every_job_but_the_local_ones_ran_as_a_slurm_job(slurm_cluster, slurm_run):
+    workdir, out = slurm_run
+    jobs = job_blocks(out)
+    submitted = {
+        int(job): (int(slurm_id), log)
+        for job, slurm_id, log in re.findall(
+            r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.", out
+        )
+    }
+    assert {jobs[j]["rule"] for j in jobs if jobs[j]["local"]} == LOCAL_RULES
+    assert set(submitted) == {j for j in jobs if not jobs[j]["local"]}
+    rules = Counter(jobs[j]["rule"] for j in submitted)
+    # one job per model and stage; each prediction chunk its own job
+    assert rules["predict_chunk"] == CONFIG["predict"]["chunks"]
+    assert rules["train_model"] == rules["calibrate_model"] == len(MODELS)
+    assert rules["simulate_photometry"] == rules["build_catalog"] == 1
+
+    # SLURM's own record of each job: finished, with the rule's threads, memory and runtime
+    run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)
+    squeue = slurm_cluster.run(
+        "squeue", "--states=all", "--noheader", "--name", run_id, "--format=%i|%k|%C|%m|%l|%T"
+    )
+    records = {int(r.split("|")[0]): r.split("|")[1:] for r in squeue.stdout.split()}
+    assert set(records) == {slurm_id for slurm_id, _ in submitted.values()}
+    ctld_log = slurm_cluster.slurmctld_log.read_text()
+    for job, (slurm_id, log) in submitted.items():
+        rule, cpus, memory, limit, state = records[slurm_id]
+        expected = jobs[job]
+        assert rule.startswith(f"rule_{expected['rule']}"), (slurm_id, rule)
+        assert state == "COMPLETED", (slurm_id, rule, state)
+        assert int(cpus) == expected["threads"], (rule, cpus)
+        assert memory == f"{expected['mem_mb']}M", (rule, memory)
+        assert minutes(limit) == int(expected["runtime"]), (rule, limit)
+        assert f"_job_complete: JobId={slurm_id} WEXITSTATUS 0" in ctld_log
+        # the job's output, written by slurmd: Snakemake ran the rule inside the allocation
+        assert f"rule {expected['rule']}:" in (workdir / log).read_text(), log
+
+
+def test_results_are_byte_identical_to_a_local_run(slurm_cluster, slurm_run, snakemake_run):
+    # slurm_cluster first: without a cluster, skip before the local run starts
+    workdir, _ = slurm_run
+    local, _ = snakemake_run
+    for path in SAME_BYTES:
+        assert (workdir / path).read_bytes() == (local / path).read_bytes(), path
+
+
+def test_nothing_left_to_do_after_the_cluster_run(slurm_cluster, slurm_run):
+    workdir, _ = slurm_run
+    proc = run_snakemake(
+        workdir, "-n", "--workflow-profile", str(PROFILE), env=slurm_cluster.env, timeout=120
+    )
+    assert "Nothing to be done" in proc.stdout + proc.stderr
