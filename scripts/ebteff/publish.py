@@ -890,7 +890,8 @@ def render_model_card(run: Run, release: Release, files: Mapping[str, dict]) -> 
         "",
         "Each model is a Parquet table of tree nodes (`ebteff-forest-v1`), not a pickle: "
         "loading one runs no code, and `ebteff.forest.load_forest` rebuilds a scikit-learn "
-        "`RandomForestRegressor` that predicts exactly as the trained one.",
+        "`RandomForestRegressor` that takes every split as the trained one did (thresholds "
+        "are stored exactly; leaf values as float32, within 1 part in 10^7).",
         "",
         "## Models",
         "",
