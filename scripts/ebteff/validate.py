@@ -13,6 +13,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -157,22 +158,20 @@ def _collect_stats(lf: pl.LazyFrame) -> dict:
 
 
 def _teff_stats(lf: pl.LazyFrame) -> dict:
-    teff = pl.col("teff_gaia")
-    df = (
-        lf.filter(teff != SENTINEL)
-        .select(
-            teff.count().alias("count"),
-            teff.min().alias("min"),
-            teff.max().alias("max"),
-            teff.mean().alias("mean"),
-            teff.median().alias("median"),
-            teff.std().alias("std"),
-            *[teff.quantile(q).alias(f"q{int(q * 100):02d}") for q in (0.05, 0.16, 0.84, 0.95)],
-            *[
-                ((teff >= lo) & (teff < hi)).mean().alias(f"frac_{name}")
-                for name, lo, hi in TEFF_BINS
-            ],
-        )
-        .collect()
-    )
-    return df.row(0, named=True)
+    """Label statistics, in numpy: a fixed summation order keeps the summary byte-identical
+    between runs (multi-threaded float sums are not)."""
+    teff = lf.filter(pl.col("teff_gaia") != SENTINEL).select("teff_gaia").collect()
+    t = np.sort(teff["teff_gaia"].to_numpy())
+    if t.size == 0:
+        return {"count": 0}
+    out = {
+        "count": int(t.size),
+        "min": float(t[0]),
+        "max": float(t[-1]),
+        "mean": float(np.mean(t)),
+        "median": float(np.median(t)),
+        "std": float(np.std(t, ddof=1)) if t.size > 1 else 0.0,
+    }
+    out.update({f"q{int(q * 100):02d}": float(np.quantile(t, q)) for q in (0.05, 0.16, 0.84, 0.95)})
+    out.update({f"frac_{name}": float(np.mean((t >= lo) & (t < hi))) for name, lo, hi in TEFF_BINS})
+    return out
