@@ -87,7 +87,7 @@ def summarise(cat: pl.DataFrame, models: list[str]) -> dict:
     sources = {s: int((cat["teff_best_source"] == s).sum()) for s in [GAIA, *models]}
     ml = cat.filter(pl.col("teff_best_source").is_in(models))["teff_best_err"]
     quant = {f"q{int(q * 100):02d}": float(ml.quantile(q)) for q in (0.05, 0.16, 0.5, 0.84, 0.95)}
-    won = {m: int((cat["teff_best_source"] == m).sum()) for m in models}
+    won = {m: sources[m] for m in models}
     won_all = {m: int((cat["teff_ml_best_source"] == m).sum()) for m in models}
     return {
         "rows": n,
