@@ -9,7 +9,7 @@ import polars as pl
 import sklearn
 
 from ebteff import __version__
-from ebteff.features import ModelSpec
+from ebteff.features import ModelSpec, training_rows
 from ebteff.forest import save_forest, train_forest
 from ebteff.io import sha256sum, write_json
 from ebteff.logs import setup_logging
@@ -19,9 +19,7 @@ def main(smk) -> None:
     logger = setup_logging(smk.log[0])
     cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(cfg.pop("name"), cfg)
-    train = pl.read_parquet(smk.input.table).filter(pl.col("split") == "train")
-    if train.height == 0:
-        raise ValueError(f"model {spec.name}: no training rows in {smk.input.table}")
+    train = training_rows(pl.read_parquet(smk.input.table), spec)
     X = train.select(spec.features).to_numpy().astype(np.float64)
     y = train["target"].to_numpy()
     logger.info(

@@ -162,3 +162,18 @@ def build_feature_table(
             f"{counts['missing_features']} lack a feature ({counts['missing_feature_by_column']})"
         )
     return out.sort("source_id"), counts
+
+
+def training_rows(table: pl.DataFrame, spec: ModelSpec) -> pl.DataFrame:
+    """The rows of a model's feature table that it trains on; an error if there are none."""
+    train = table.filter(pl.col("split") == "train")
+    if train.height == 0:
+        by_split = ", ".join(
+            f"{split}: {n}" for split, n in table.group_by("split").len().sort("split").iter_rows()
+        )
+        raise FeatureError(
+            f"model {spec.name}: none of its {table.height} usable rows is in the training split "
+            f"({by_split or 'no rows'}); it needs labelled stars with all of its features "
+            f"({', '.join(spec.features)}) among those the split assigns to training"
+        )
+    return train

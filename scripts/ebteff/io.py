@@ -77,9 +77,12 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
 
 
 def sentinel_to_null(frame: pl.LazyFrame | pl.DataFrame, columns=None):
-    """Turn the upstream -999.0 sentinel into null in the numeric columns present."""
-    names = frame.collect_schema().names()
-    cols = [c for c in (columns or NUMERIC) if c in names]
+    """Turn the upstream -999.0 sentinel into null in ``columns``, by default every float
+    column: the upstream columns and any extra ones (a model may name those as features)."""
+    schema = frame.collect_schema()
+    if columns is None:
+        columns = [c for c, dtype in schema.items() if dtype.is_float()]
+    cols = [c for c in columns if c in schema]
     return frame.with_columns(
         pl.when(pl.col(c) == SENTINEL).then(None).otherwise(pl.col(c)).alias(c) for c in cols
     )

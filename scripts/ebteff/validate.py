@@ -49,8 +49,8 @@ def _open(path: Path) -> pq.ParquetFile:
         return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
         raise PhotometryError(
-            f"{path} is not a readable Parquet file (truncated or corrupt?): {err}. "
-            "Delete it and acquire it again."
+            f"{path} is not a readable Parquet file (truncated or corrupt?): "
+            f"{str(err).rstrip('.')}. Delete it and acquire it again."
         ) from err
 
 
@@ -89,7 +89,7 @@ def validate_photometry(path: str | os.PathLike) -> dict:
         stats = _collect_stats(lf)
     except pl.exceptions.PolarsError as err:
         raise PhotometryError(
-            f"{path} could not be read in full (truncated or corrupt?): {err}. "
+            f"{path} could not be read in full (truncated or corrupt?): {str(err).rstrip('.')}. "
             "Delete it and acquire it again."
         ) from err
 

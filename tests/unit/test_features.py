@@ -7,7 +7,13 @@ import polars as pl
 import pytest
 
 from ebteff.correction import Correction
-from ebteff.features import FeatureError, ModelSpec, build_feature_table, prepare_photometry
+from ebteff.features import (
+    FeatureError,
+    ModelSpec,
+    build_feature_table,
+    prepare_photometry,
+    training_rows,
+)
 from ebteff.io import sentinel_to_null
 from ebteff.schema import SENTINEL
 from ebteff.split import split_table
@@ -102,6 +108,32 @@ def test_no_usable_rows():
     spec = ModelSpec.from_config("ir", IR)
     with pytest.raises(FeatureError, match="model ir has no usable rows"):
         build_feature_table(sentinel_to_null(table.lazy()), split, spec, CORR)
+
+
+def test_sentinel_in_an_extra_column_is_missing_too():
+    table, _, split = inputs(400)
+    labelled = (table["teff_gaia"] != SENTINEL).to_numpy()
+    w1 = np.where(np.arange(table.height) % 2 == 0, 12.5, SENTINEL)
+    table = table.with_columns(pl.Series("w1", w1))
+    spec = ModelSpec.from_config("w", {**IR, "features": ["bp_rp", "w1"], "target": "teff_gaia"})
+    out, counts = build_feature_table(sentinel_to_null(table.lazy()), split, spec, None)
+    assert (out["w1"] == 12.5).all()
+    assert counts["missing_feature_by_column"]["w1"] == int((labelled & (w1 == SENTINEL)).sum())
+
+
+def test_no_training_rows_names_the_splits():
+    table, lf, split = inputs(400)
+    spec = ModelSpec.from_config("ir", IR)
+    out, _ = build_feature_table(lf, split, spec, CORR)
+    assert training_rows(out, spec).height == out.filter(pl.col("split") == "train").height
+    held_out = out.filter(pl.col("split") != "train")
+    n = {s: held_out.filter(pl.col("split") == s).height for s in ("calibration", "test")}
+    with pytest.raises(
+        FeatureError,
+        match=rf"model ir: none of its {held_out.height} usable rows is in the training split "
+        rf"\(calibration: {n['calibration']}, test: {n['test']}\)",
+    ):
+        training_rows(held_out, spec)
 
 
 def test_bad_spec():

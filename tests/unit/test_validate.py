@@ -97,6 +97,16 @@ def test_truncated_file(tmp_path):
         validate_photometry(path)
 
 
+def test_corrupt_data_pages(tmp_path):
+    # the footer is intact, so the file opens; its pages do not decompress
+    path = write(make_table(2000), tmp_path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 10 : 9 * len(data) // 10] = bytes(8 * len(data) // 10)
+    path.write_bytes(bytes(data))
+    with pytest.raises(PhotometryError, match=r"could not be read in full \(truncated or corrupt"):
+        validate_photometry(path)
+
+
 def test_not_parquet(tmp_path):
     path = tmp_path / "x.parquet"
     path.write_text("source_id,g\n1,2\n")
