@@ -19,6 +19,8 @@ if config["source"] == "simulate":
         resources:
             mem_mb=mem_mb_for_table(per_row_bytes=0, base_mb=4000),
             runtime=30,
+            attempt=attempt_number,
+            enforce_memory=ENFORCE_MEMORY,
         params:
             n_stars=config["simulate"]["n_stars"],
             seed=config["simulate"]["seed"],

@@ -25,6 +25,8 @@ rule build_catalog:
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=600),
         runtime=20,
+        attempt=attempt_number,
+        enforce_memory=ENFORCE_MEMORY,
     params:
         models=MODELS,
         config_hash=config_hash(),

@@ -18,10 +18,10 @@ wildcard_constraints:
 
 
 def config_hash():
-    """Short sha256 of the resolved config, recorded in provenance. The `publish` section is
-    left out: where results are published changes none of them (so toggling a dry run does
-    not rebuild the catalogue)."""
-    settings = {k: v for k, v in config.items() if k != "publish"}
+    """Short sha256 of the resolved config, recorded in provenance. Left out: `publish` and
+    `resources` (where results go and how much memory jobs ask for change none of them).
+    """
+    settings = {k: v for k, v in config.items() if k not in ("publish", "resources")}
     text = _json.dumps(settings, sort_keys=True, default=str)
     return _hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -149,6 +149,18 @@ def mem_mb_for_table(per_row_bytes, base_mb=500):
         return int((base_mb + n_stars() * per_row_bytes / 1e6) * attempt)
 
     return _mem
+
+
+# Memory requests (mem_mb) are estimates that grow with the attempt: a job retried after running
+# out (--retries; profiles/slurm sets 1) asks for twice as much. Rules whose memory grows so
+# also pass their script the attempt, and whether to hold the job to mem_mb itself
+# (resources.enforce_memory): as resources, not params, so that neither reruns anything.
+ENFORCE_MEMORY = int(config["resources"]["enforce_memory"])
+
+
+def attempt_number(wildcards, attempt):
+    """1, then 2 on the first retry: the script logs it, and names it if memory runs out."""
+    return attempt
 
 
 # -- publishing, and models from the Hub (rules/publish.smk, rules/train.smk) -----------------

@@ -23,6 +23,8 @@ if config["correction"]["mode"] == "fit":
         resources:
             mem_mb=mem_mb_for_table(per_row_bytes=40),
             runtime=10,
+            attempt=attempt_number,
+            enforce_memory=ENFORCE_MEMORY,
         params:
             settings=correction_params(),
         script:
@@ -70,5 +72,7 @@ rule evaluate_correction:
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=60),
         runtime=10,
+        attempt=attempt_number,
+        enforce_memory=ENFORCE_MEMORY,
     script:
         "../scripts/evaluate_correction.py"

@@ -18,6 +18,8 @@ rule make_split:
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=40),
         runtime=10,
+        attempt=attempt_number,
+        enforce_memory=ENFORCE_MEMORY,
     params:
         fractions={k: config["split"][k] for k in ("train", "calibration", "test")},
         salt=config["split"]["salt"],
@@ -44,6 +46,8 @@ rule build_features:
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=300),
         runtime=10,
+        attempt=attempt_number,
+        enforce_memory=ENFORCE_MEMORY,
     params:
         spec=feature_spec,
     script:

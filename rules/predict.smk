@@ -24,6 +24,8 @@ rule predict_chunk:
     resources:
         mem_mb=predict_mem_mb,
         runtime=60,
+        attempt=attempt_number,
+        enforce_memory=ENFORCE_MEMORY,
     params:
         specs=model_specs(),
         chunk=chunk_index,
@@ -45,6 +47,8 @@ rule gather_predictions:
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=60),
         runtime=10,
+        attempt=attempt_number,
+        enforce_memory=ENFORCE_MEMORY,
     script:
         "../scripts/gather_predictions.py"
 
@@ -64,6 +68,8 @@ rule calibrate_model:
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=100),
         runtime=10,
+        attempt=attempt_number,
+        enforce_memory=ENFORCE_MEMORY,
     params:
         spec=model_spec,
     script:

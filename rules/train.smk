@@ -20,6 +20,8 @@ if MODEL_SOURCE["source"] == "train":
         resources:
             mem_mb=mem_mb_for_table(per_row_bytes=2000, base_mb=1000),
             runtime=120,
+            attempt=attempt_number,
+            enforce_memory=ENFORCE_MEMORY,
         params:
             spec=model_spec,
         script:
@@ -67,6 +69,8 @@ rule evaluate_model:
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=500, base_mb=1000),
         runtime=30,
+        attempt=attempt_number,
+        enforce_memory=ENFORCE_MEMORY,
     params:
         spec=model_spec,
     script:

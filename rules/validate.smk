@@ -17,5 +17,7 @@ rule validate_photometry:
     resources:
         mem_mb=mem_mb_for_table(per_row_bytes=400),
         runtime=10,
+        attempt=attempt_number,
+        enforce_memory=ENFORCE_MEMORY,
     script:
         "../scripts/validate_photometry.py"

@@ -24,7 +24,7 @@ def creation_date() -> str:
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     models = list(smk.params.models)
     correction = load_correction_json(smk.input.correction)
     base = (

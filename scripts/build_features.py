@@ -9,7 +9,7 @@ from ebteff.logs import setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     spec_cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(spec_cfg.pop("name"), spec_cfg)
     table, counts = build_feature_table(

@@ -8,7 +8,7 @@ from ebteff.logs import setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     name = smk.params.spec["name"]
     target = smk.params.spec["target"]
     raw, spread = f"teff_{name}_raw", f"teff_{name}_spread"

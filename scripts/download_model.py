@@ -12,7 +12,7 @@ from ebteff.publish import fetch_model
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     token = os.environ.get("HF_TOKEN") or None
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # before huggingface_hub is imported
     cfg = dict(smk.params.spec)

@@ -11,7 +11,7 @@ from ebteff.logs import setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     token = os.environ.get("HF_TOKEN") or None
     # huggingface_hub 2.x otherwise fetches {HF_ENDPOINT}/api/agent-harnesses for its user agent;
     # a download needs no telemetry. Must be set before huggingface_hub is imported (read once).

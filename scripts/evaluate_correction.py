@@ -10,7 +10,7 @@ from ebteff.logs import setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     correction = load_correction_json(smk.input.correction)
     table = (
         scan_photometry(smk.input.photometry)

@@ -10,7 +10,7 @@ from ebteff.logs import setup_logging, timed
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(cfg.pop("name"), cfg)
     model, _ = load_forest(smk.input.model)

@@ -9,7 +9,7 @@ from ebteff.plots import correction_figure
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     s = smk.params.settings
     reference = pl.read_parquet(smk.input.reference, columns=["source_id", "teff_ref"])
     table = (

@@ -7,7 +7,7 @@ from ebteff.logs import setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     model = smk.wildcards.model
     cols = ["source_id", f"teff_{model}_raw", f"teff_{model}_spread"]
     parts = [pl.read_parquet(path, columns=cols) for path in smk.input.chunks]

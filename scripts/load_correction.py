@@ -6,7 +6,7 @@ from ebteff.logs import setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     s = smk.params.settings
     correction = load_correction_file(
         smk.input.file, smk.params.sha256, threshold=s["threshold"], width=s["blend_width"]

@@ -8,7 +8,7 @@ from ebteff.split import split_table
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     labelled = (
         scan_photometry(smk.input.photometry)
         .filter(pl.col("teff_gaia").is_not_null())

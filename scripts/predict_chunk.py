@@ -11,7 +11,7 @@ from ebteff.predict import LoadedModel, chunk_bounds, predict_frame
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     index, count = smk.params.chunk["index"], smk.params.chunk["count"]
     models = []
     for entry in smk.params.specs:

@@ -5,7 +5,7 @@ from ebteff.simulate import simulate_catalogue
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     with timed(logger, f"simulating {smk.params.n_stars} stars"):
         stats = simulate_catalogue(
             smk.params.n_stars,

@@ -10,7 +10,7 @@ MODEL_KEYS = ("model", "metadata", "calibration", "metrics", "calibration_report
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     inp = smk.input
     models = {
         name: {key: inp[f"model_{key}"][i] for key in MODEL_KEYS}

@@ -16,7 +16,7 @@ from ebteff.logs import setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(cfg.pop("name"), cfg)
     train = training_rows(pl.read_parquet(smk.input.table), spec)

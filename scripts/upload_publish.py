@@ -16,7 +16,7 @@ from ebteff.publish import upload
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     token = os.environ.get("HF_TOKEN", "").strip() or None
     # Both must be set before huggingface_hub is imported (it reads them once). No telemetry
     # call; and the upload goes through the Hub's LFS protocol, which every Hub endpoint

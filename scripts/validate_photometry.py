@@ -6,7 +6,7 @@ from ebteff.validate import validate_photometry
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
     with timed(logger, f"validating {smk.input.photometry}"):
         summary = validate_photometry(smk.input.photometry)
     write_json(summary, smk.output.summary)

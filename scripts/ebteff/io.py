@@ -7,10 +7,12 @@ half-written file that Snakemake (or a user) could mistake for a result.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +25,17 @@ from .schema import NUMERIC, SENTINEL
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    A job killed while writing (out of memory, SIGKILL) cannot remove its temporary file; the
+    next attempt does, before it writes its own. Snakemake runs one job per output at a time.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    stale = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.part")
+    for old in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        if stale.fullmatch(old.name):
+            old.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)

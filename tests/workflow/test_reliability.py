@@ -1,8 +1,11 @@
-"""Reproducibility and recovery: identical reruns, and a run killed mid-way that resumes."""
+"""Reproducibility and recovery: identical reruns, a run killed mid-way that resumes, and a job
+out of memory retried with more."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,3 +80,42 @@ def test_killed_during_prediction_then_rerun_gives_the_same_catalogue(tmp_path, 
         *[f"results/predictions/{m}.parquet" for m in MODELS],
     ):
         assert (work / path).read_bytes() == (reference / path).read_bytes(), path
+
+
+def test_a_job_out_of_memory_is_retried_with_twice_the_memory(tmp_path, snakemake_run):
+    # config/test.yaml holds every job to its mem_mb (resources.enforce_memory), as a cluster
+    # would. One model's training gets 70% of the peak it reached in the complete run: its
+    # first attempt is stopped, and the retry Snakemake makes (--retries 1, as profiles/slurm)
+    # has twice that, 140%, and completes.
+    reference, _ = snakemake_run
+    work = tmp_path / "oom"
+    shutil.copytree(reference, work, symlinks=True)
+    model = MODELS[1]
+    log = f"results/logs/train_model/{model}.log"
+    peak = int(re.search(r"peak resident memory: (\d+) MB", (reference / log).read_text())[1])
+    first = int(0.7 * peak)
+    target = f"results/models/{model}/model.parquet"
+    proc = run_snakemake(
+        work,
+        target,
+        "--forcerun",
+        "train_model",
+        "--retries",
+        "1",
+        "--set-resources",
+        f"train_model:mem_mb={first}*attempt",
+    )
+    out = proc.stdout + proc.stderr
+    announced = re.findall(r"attempt=(\d), enforce_memory=1, mem_mb=(\d+)", out)
+    assert announced == [("1", str(first)), ("2", str(2 * first))]
+    assert "MemoryError: rule train_model (attempt 1) used " in out
+    assert f"more than its mem_mb={first}. Run with --retries 1" in out
+    assert "died with <Signals.SIGKILL: 9>" in out and "Trying to restart job" in out
+    # the log is the successful attempt's: it needed more than the first attempt had
+    text = (work / log).read_text()
+    assert f"rule train_model, attempt 2: mem_mb={2 * first} (enforced" in text
+    used = int(re.search(rf"peak resident memory: (\d+) MB \(mem_mb={2 * first}\)", text)[1])
+    assert first < used <= 2 * first
+    # the same model as the uninterrupted run, and nothing half-written left behind
+    assert (work / target).read_bytes() == (reference / target).read_bytes()
+    assert not list((work / "results").rglob("*.part"))
