@@ -8,6 +8,10 @@ children of the test session; at teardown the remaining jobs are cancelled, the 
 (slurmd, slurmctld, munged) and the directory removed. A second cluster on the machine (another
 test session, a real one) is never disturbed.
 
+Like a production cluster, it holds each job to the memory it asked for (--mem): slurmstepd
+samples the resident memory of every job step each second and kills a step beyond it
+(jobacct_gather/linux with OverMemoryKill: no cgroups needed, so it works in a container).
+
 Debian's packages are installed when missing (.ci/run installs them first). Without root or
 apt-get, or when the install fails, the fixture skips with the reason; a cluster that is installed
 but does not start is a failure, with the daemons' logs.
@@ -98,7 +102,9 @@ SlurmdParameters=config_overrides
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
-JobAcctGatherType=jobacct_gather/none
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=1
+JobAcctGatherParams=OverMemoryKill
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 MinJobAge=3600

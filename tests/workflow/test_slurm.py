@@ -2,9 +2,12 @@
 
 The cluster (tests/slurm_cluster.py) is started for the session; without root or apt-get these
 tests are skipped with the reason. One run of config/test.yaml goes through the profile as a
-user would run it, plus two test-only settings: quick status checks and keeping the SLURM logs
-of successful jobs (the evidence checked below). SLURM keeps finished jobs visible to squeue
-for MinJobAge; the test cluster sets that to an hour so the whole run can be inspected.
+user would run it, plus test-only settings: quick status checks, keeping the SLURM logs of
+successful jobs (the evidence checked below), and one job asking for too little memory. The
+cluster, not the job, enforces memory here (resources.enforce_memory off): SLURM kills that job,
+and Snakemake resubmits it (retries: 1 in the profile) asking for twice as much. SLURM keeps
+finished jobs visible to squeue for MinJobAge; the test cluster sets that to an hour so the
+whole run can be inspected.
 """
 
 from __future__ import annotations
@@ -14,13 +17,18 @@ from collections import Counter
 
 import pytest
 
-from workflow_runner import REPO, load_test_config, run_snakemake
+from workflow_runner import REPO, load_test_config, run_snakemake, write_config
 
 PROFILE = REPO / "profiles" / "slurm"
 CONFIG = load_test_config()
 MODELS = list(CONFIG["models"])
 # run by Snakemake itself, never submitted (localrules, or rules without a body)
 LOCAL_RULES = {"all", "gather_predictions"}
+# the job given too little memory for its first attempt: one job, and off the critical path
+# (only `all` waits for it). The job step running it holds a Snakemake and the rule's script,
+# ~285 MB together (measured: SLURM's sum of their resident memory): killed at 200, it fits
+# the 400 of its second attempt.
+SHORT_RULE, SHORT_MB = "evaluate_correction", 200
 # every file whose bytes must not depend on where the jobs ran (metadata.json records the
 # training time, the FITS file its creation date: both differ between runs by design)
 SAME_BYTES = [
@@ -38,6 +46,7 @@ SAME_BYTES = [
 @pytest.fixture(scope="module")
 def slurm_run(slurm_cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm_run")
+    config = {**CONFIG, "resources": {"enforce_memory": False}}  # SLURM enforces it
     proc = run_snakemake(
         workdir,
         "--workflow-profile",
@@ -49,21 +58,25 @@ def slurm_run(slurm_cluster, tmp_path_factory):
         # run_snakemake's default --cores 2 would cap the threads of all running jobs
         # together below what the node offers; SLURM applies the node's own cap
         f"--cores={slurm_cluster.cpus}",
+        "--set-resources",
+        f"{SHORT_RULE}:mem_mb={SHORT_MB}*attempt",
+        configfile=write_config(workdir / "slurm.yaml", config),
         env=slurm_cluster.env,
         timeout=600,  # SIGKILL: a hung run ignores SIGTERM; teardown then stops the daemons
     )
     return workdir, proc.stdout + proc.stderr
 
 
-def job_blocks(out: str) -> dict[int, dict]:
-    """Snakemake's announcement of each job, by its jobid: rule, threads, mem_mb, runtime."""
+def job_blocks(out: str) -> dict[tuple[int, int], dict]:
+    """Snakemake's announcement of each job, by jobid and attempt: rule, threads, mem_mb,
+    runtime."""
     jobs = {}
     for m in re.finditer(r"^(local)?rule (\w+):\n((?:[ \t]+.*\n)+)", out, re.M):
         body = m.group(3)
         jobid = int(re.search(r"jobid: (\d+)", body).group(1))
         threads = re.search(r"threads: (\d+)", body)
         resources = dict(re.findall(r"(\w+)=([^,\s]+)", body.split("resources:")[-1]))
-        jobs[jobid] = {
+        jobs[jobid, int(resources.get("attempt", 1))] = {
             "rule": m.group(2),
             "local": bool(m.group(1)),
             "threads": int(threads.group(1)) if threads else 1,
@@ -81,32 +94,47 @@ def minutes(limit: str) -> int:
     return (int(days or 0) * 86400 + seconds) // 60
 
 
-def test_every_job_but_the_local_ones_ran_as_a_slurm_job(slurm_cluster, slurm_run):
-    workdir, out = slurm_run
-    jobs = job_blocks(out)
-    submitted = {
-        int(job): (int(slurm_id), log)
-        for job, slurm_id, log in re.findall(
-            r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.", out
-        )
-    }
-    assert {jobs[j]["rule"] for j in jobs if jobs[j]["local"]} == LOCAL_RULES
-    assert set(submitted) == {j for j in jobs if not jobs[j]["local"]}
-    rules = Counter(jobs[j]["rule"] for j in submitted)
-    # one job per model and stage; each prediction chunk its own job
-    assert rules["predict_chunk"] == CONFIG["predict"]["chunks"]
-    assert rules["train_model"] == rules["calibrate_model"] == len(MODELS)
-    assert rules["simulate_photometry"] == rules["build_catalog"] == 1
+def submissions(out: str) -> dict[tuple[int, int], tuple[int, str]]:
+    """(jobid, attempt) -> (SLURM jobid, SLURM log) of every job Snakemake submitted."""
+    submitted = {}
+    for job, slurm_id, log in re.findall(
+        r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.", out
+    ):
+        attempt = 1 + sum(j == int(job) for j, _ in submitted)
+        submitted[int(job), attempt] = (int(slurm_id), log)
+    return submitted
 
-    # SLURM's own record of each job: finished, with the rule's threads, memory and runtime
+
+def squeue_records(slurm_cluster, out: str) -> dict[int, list[str]]:
+    """SLURM's own record of every job of the run: name, CPUs, memory, time limit, state."""
     run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)
     squeue = slurm_cluster.run(
         "squeue", "--states=all", "--noheader", "--name", run_id, "--format=%i|%k|%C|%m|%l|%T"
     )
-    records = {int(r.split("|")[0]): r.split("|")[1:] for r in squeue.stdout.split()}
+    return {int(r.split("|")[0]): r.split("|")[1:] for r in squeue.stdout.split()}
+
+
+def test_every_job_but_the_local_ones_ran_as_a_slurm_job(slurm_cluster, slurm_run):
+    workdir, out = slurm_run
+    jobs = job_blocks(out)
+    submitted = submissions(out)
+    assert {jobs[j]["rule"] for j in jobs if jobs[j]["local"]} == LOCAL_RULES
+    assert set(submitted) == {j for j in jobs if not jobs[j]["local"]}
+    rules = Counter(jobs[j]["rule"] for j in submitted if j[1] == 1)
+    # one job per model and stage; each prediction chunk its own job
+    assert rules["predict_chunk"] == CONFIG["predict"]["chunks"]
+    assert rules["train_model"] == rules["calibrate_model"] == len(MODELS)
+    assert rules["simulate_photometry"] == rules["build_catalog"] == 1
+    # one resubmission: the job given too little memory (next test)
+    assert [jobs[j]["rule"] for j in submitted if j[1] > 1] == [SHORT_RULE]
+
+    # SLURM's own record of each job: finished, with the rule's threads, memory and runtime
+    records = squeue_records(slurm_cluster, out)
     assert set(records) == {slurm_id for slurm_id, _ in submitted.values()}
     ctld_log = slurm_cluster.slurmctld_log.read_text()
     for job, (slurm_id, log) in submitted.items():
+        if job == (short_job(jobs), 1):
+            continue  # killed for its memory (next test)
         rule, cpus, memory, limit, state = records[slurm_id]
         expected = jobs[job]
         assert rule.startswith(f"rule_{expected['rule']}"), (slurm_id, rule)
@@ -117,6 +145,35 @@ def test_every_job_but_the_local_ones_ran_as_a_slurm_job(slurm_cluster, slurm_ru
         assert f"_job_complete: JobId={slurm_id} WEXITSTATUS 0" in ctld_log
         # the job's output, written by slurmd: Snakemake ran the rule inside the allocation
         assert f"rule {expected['rule']}:" in (workdir / log).read_text(), log
+
+
+def short_job(jobs: dict) -> int:
+    (jobid,) = {j for j, _ in jobs if jobs[j, 1]["rule"] == SHORT_RULE}
+    return jobid
+
+
+def test_a_job_beyond_its_memory_is_killed_by_slurm_and_resubmitted_with_twice_as_much(
+    slurm_cluster, slurm_run, snakemake_run
+):
+    workdir, out = slurm_run
+    jobs = job_blocks(out)
+    jobid = short_job(jobs)
+    assert jobs[jobid, 1]["mem_mb"] == str(SHORT_MB)
+    assert jobs[jobid, 2]["mem_mb"] == str(2 * SHORT_MB)
+    (first, first_log), (second, _) = submissions(out)[jobid, 1], submissions(out)[jobid, 2]
+    records = squeue_records(slurm_cluster, out)
+    # SLURM gave each attempt what it asked for, killed the first, and the second completed
+    assert (records[first][2], records[first][4]) == (f"{SHORT_MB}M", "FAILED")
+    assert (records[second][2], records[second][4]) == (f"{2 * SHORT_MB}M", "COMPLETED")
+    killed = rf"exceeded memory limit \(\d+ > {SHORT_MB * 2**20}\), being killed"
+    assert re.search(killed, (workdir / first_log).read_text())
+    assert f"_job_complete: JobId={second} WEXITSTATUS 0" in slurm_cluster.slurmctld_log.read_text()
+    # what the user reads, and the rule's output as a local run writes it
+    assert f"SLURM-job '{first}' failed, SLURM status is: 'FAILED'" in out
+    assert f"Trying to restart job {jobid}." in out
+    local, _ = snakemake_run
+    metrics = "results/correction/metrics.json"
+    assert (workdir / metrics).read_bytes() == (local / metrics).read_bytes()
 
 
 def test_results_are_byte_identical_to_a_local_run(slurm_cluster, slurm_run, snakemake_run):
