@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from ebteff.correction import load_legacy_pickle
-from ebteff.schema import PUBLISHED_COVERAGE
+from ebteff.schema import PUBLISHED_COVERAGE, SENTINEL
 from tables import make_table
 from workflow_runner import REPO, load_test_config, run_snakemake, write_config
 
@@ -214,6 +214,30 @@ def test_catalogue_accounts_for_every_star(snakemake_run):
         assert np.array_equal(hdu.data["source_id"], cat["source_id"].to_numpy())
     summary = json.loads((workdir / "results/catalog/summary.json").read_text())
     assert sum(summary["flags"].values()) == cat.height
+
+
+def test_every_stage_keeps_each_star_once(snakemake_run):
+    # the catalogue's accounting (above) at every stage before it: a star dropped or doubled
+    # anywhere fails here, at the stage that did it
+    workdir, _ = snakemake_run
+    phot = pl.read_parquet(workdir / "resources/photometry/eb_unified_photometry.parquet")
+    stars = set(phot["source_id"])
+    labelled = set(phot.filter(pl.col("teff_gaia") != SENTINEL)["source_id"])
+
+    def ids(path: str) -> set:
+        table = pl.read_parquet(workdir / path)
+        assert table["source_id"].n_unique() == table.height, f"{path}: a star twice"
+        return set(table["source_id"])
+
+    assert ids("results/split/split.parquet") == labelled  # every labelled star, one split
+    for m in MODELS:
+        assert ids(f"results/predictions/{m}.parquet") == stars, m
+        usable = ids(f"results/features/{m}.parquet")
+        counts = json.loads((workdir / f"results/features/{m}.counts.json").read_text())
+        assert usable <= labelled and counts["usable"] == len(usable), m
+        # every labelled star is used or counted out, for a reason
+        out = counts["missing_features"] + counts["label_out_of_range"]
+        assert counts["labelled"] == len(labelled) == len(usable) + out, m
 
 
 def test_catalogue_is_the_same_whatever_the_chunk_count(snakemake_run, tmp_path, tiny_config):
