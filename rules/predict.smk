@@ -39,6 +39,8 @@ rule gather_predictions:
         predictions="results/predictions/{model}.parquet",
     log:
         "results/logs/gather_predictions/{model}.log",
+    benchmark:
+        "results/benchmarks/gather_predictions/{model}.tsv"
     conda:
         "../envs/ml.yaml"
     threads: 1
@@ -58,6 +60,8 @@ rule calibrate_model:
         report="results/calibration/{model}.json",
     log:
         "results/logs/calibrate_model/{model}.log",
+    benchmark:
+        "results/benchmarks/calibrate_model/{model}.tsv"
     conda:
         "../envs/ml.yaml"
     threads: 1
