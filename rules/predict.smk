@@ -58,6 +58,7 @@ rule calibrate_model:
     input:
         predictions="results/predictions/{model}.parquet",
         table="results/features/{model}.parquet",
+        correction=CORRECTION_JSON,
     output:
         calibration="results/models/{model}/calibration.json",
         report="results/calibration/{model}.json",
