@@ -4,11 +4,11 @@ import polars as pl
 
 from ebteff.calibrate import apply_calibration, coverage_report, fit_calibration
 from ebteff.io import write_json
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], inputs=smk.input)
     name = smk.params.spec["name"]
     target = smk.params.spec["target"]
     raw, spread = f"teff_{name}_raw", f"teff_{name}_spread"
@@ -41,6 +41,7 @@ def main(smk) -> None:
     )
     write_json(calibration, smk.output.calibration)
     write_json(report, smk.output.report)
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":
