@@ -351,7 +351,8 @@ def binned_metrics_figure(metrics: dict[str, dict], path, split: str = "test") -
     ax_mae.set_ylabel("MAE (K)")
     ax_bias.set_ylabel("bias, predicted \u2212 reference (K)")
     ax_mae.set_title(f"Accuracy per Teff bin of the reference, {split} split")
-    ax_mae.legend(loc="upper left", ncols=1)
+    if drawn:
+        ax_mae.legend(loc="upper left")
     for ax in (ax_mae, ax_bias):
         ax.grid(alpha=0.3)
     ax_bias.set_xticks(x, [bin_title(b) for b in bins])
@@ -404,6 +405,17 @@ def calibration_coverage_figure(reports: dict[str, dict], path) -> None:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
         ax.set_ylabel(f"test stars within {key[7]} \u03c3")
         ax.grid(axis="y", alpha=0.3)
+    missing = [k for k, c in coverages.items() if not c]
+    if missing:
+        axes[0].text(
+            0.5,
+            0.3,
+            "no coverage report in the calibration file of " + ", ".join(missing),
+            transform=axes[0].transAxes,
+            ha="center",
+            color="0.3",
+            fontsize=9,
+        )
     axes[0].set_title("Coverage of the calibrated uncertainties, test split")
     axes[1].set_xticks(np.arange(len(groups)), ["all"] + [bin_title(b) for b in bins])
     axes[1].set_xlabel("label Teff bin (K)")
