@@ -17,6 +17,7 @@ from ebteff.plots import (
 )
 
 MIN_STARS = 5
+TRUTH = "truth (simulated blended Teff)"
 
 
 def grid_size(n: int, per_cell: float, lo: int, hi: int) -> int:
@@ -35,12 +36,19 @@ def main(smk) -> None:
     references = {}
     if "truth" in smk.input.keys():
         truth = pl.read_parquet(smk.input.truth, columns=["teff_blend"])["teff_blend"]
-        references["truth (simulated blended Teff)"] = truth.to_numpy()
+        references[TRUTH] = truth.to_numpy()
     references["GSP-Phot Teff (raw)"] = teff["teff_gaia"].to_numpy()
     references["label: GSP-Phot, hot-star corrected"] = teff["teff_gaia_corrected"].to_numpy()
     references["teff_best (adopted)"] = teff["teff_best"].to_numpy()
     predictions = {m: teff[f"teff_{m}"].to_numpy() for m in models}
-    teff_distributions_figure(references, predictions, smk.output.distributions)
+    teff_distributions_figure(
+        references,
+        predictions,
+        smk.output.distributions,
+        title="Labels, the adopted Teff and the truth"
+        if TRUTH in references
+        else "Labels and the adopted Teff",
+    )
     del teff
 
     summary = json.loads(open(smk.input.summary).read())

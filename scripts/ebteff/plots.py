@@ -196,7 +196,11 @@ def correction_figure(
 
 
 def teff_distributions_figure(
-    references: dict[str, np.ndarray], models: dict[str, np.ndarray], path, n_bins: int = 60
+    references: dict[str, np.ndarray],
+    models: dict[str, np.ndarray],
+    path,
+    n_bins: int = 60,
+    title: str = "Labels and the adopted Teff",
 ) -> None:
     """Histograms of log Teff: labels, truth and ``teff_best`` above, each model below.
 
@@ -212,8 +216,8 @@ def teff_distributions_figure(
         return np.histogram(v, bins=edges)[0], v.size
 
     backdrop_name, backdrop = next(iter(references.items()), (None, None))
-    for ax, group, title in (
-        (axes[0], references, "Labels, truth and the adopted Teff"),
+    for ax, group, panel_title in (
+        (axes[0], references, title),
         (axes[1], models, "Predictions of each model (every star it can predict)"),
     ):
         if backdrop is not None:
@@ -235,7 +239,7 @@ def teff_distributions_figure(
                 label=f"{name} (n={n:,})",
             )
         ax.set_ylabel("stars per bin")
-        ax.set_title(title)
+        ax.set_title(panel_title)
         ax.legend(loc="upper right")
         ax.grid(alpha=0.3)
     teff_log_axis(axes[1])
