@@ -69,6 +69,8 @@ rule evaluate_correction:
         metrics="results/correction/metrics.json",
     log:
         "results/logs/evaluate_correction.log",
+    benchmark:
+        "results/benchmarks/evaluate_correction.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -101,7 +101,7 @@ def test_every_rule_logs_what_it_read_wrote_and_how_long(snakemake_run):
     [
         ("simulate_photometry.log", "simulate: 100%|"),
         (f"train_model/{MODELS[0]}.log", f"train {MODELS[0]}: 100%|"),
-        ("predict_chunk/1-of-2.log", "chunk 1/2: 100%|"),
+        (f"predict_chunk/{MODELS[0]}/1-of-2.log", f"{MODELS[0]} 1/2: 100%|"),
     ],
 )
 def test_long_rules_log_a_progress_bar(snakemake_run, log, bar):
