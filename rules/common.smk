@@ -88,6 +88,24 @@ def model_outputs(name):
 CATALOG_FITS = "results/catalog/eb_teff_catalog.fits"
 CATALOG_PARQUET = "results/catalog/eb_teff_catalog.parquet"
 CATALOG_SUMMARY = "results/catalog/summary.json"
+PLOTS = "results/plots"
+
+
+def plot_targets():
+    """The report's figures (rules/report.smk; the correction's is made where it is fitted)."""
+    names = [
+        "teff_distributions",
+        "catalog_summary",
+        "cmd",
+        "sky",
+        "metrics_per_bin",
+        "calibration_coverage",
+        "calibration_pit",
+        "feature_importances",
+    ]
+    return [f"{PLOTS}/{n}.png" for n in names] + expand(
+        f"{PLOTS}/accuracy/{{model}}.png", model=MODELS
+    )
 
 
 def predict_mem_mb(wildcards, input, attempt):
@@ -116,6 +134,7 @@ def all_targets():
             f"results/predictions/{name}.parquet",
         ]
     targets += [CATALOG_FITS, CATALOG_PARQUET, CATALOG_SUMMARY]
+    targets += plot_targets()
     return targets
 
 

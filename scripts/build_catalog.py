@@ -13,7 +13,7 @@ from ebteff.catalog import assemble, fit_best_calibration, summarise, write_fits
 from ebteff.correction import load_correction_json
 from ebteff.features import prepare_photometry
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 
 
 def creation_date() -> str:
@@ -24,7 +24,7 @@ def creation_date() -> str:
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], inputs=smk.input)
     models = list(smk.params.models)
     correction = load_correction_json(smk.input.correction)
     base = (
@@ -113,6 +113,7 @@ def main(smk) -> None:
         summary["flags"],
         100 * summary["coverage"]["with_teff"],
     )
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,11 @@ from ebteff.calibrate import (
 )
 from ebteff.correction import load_correction_json
 from ebteff.io import write_json
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
-    logger.info("reading %s and %s", smk.input.predictions, smk.input.table)
+    logger = setup_logging(smk.log[0], inputs=smk.input)
     name = smk.params.spec["name"]
     target = smk.params.spec["target"]
     raw, spread = f"teff_{name}_raw", f"teff_{name}_spread"
@@ -72,7 +71,7 @@ def main(smk) -> None:
         )
     write_json(calibration, smk.output.calibration)
     write_json(report, smk.output.report)
-    logger.info("wrote %s and %s", smk.output.calibration, smk.output.report)
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

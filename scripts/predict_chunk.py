@@ -5,17 +5,16 @@ forest and one batch whatever the size of the catalogue or of the chunk.
 """
 
 import polars as pl
-from tqdm import tqdm
 
 from ebteff.features import ModelSpec, prepare_photometry
 from ebteff.forest import load_forest
 from ebteff.io import parquet_batches, scan_photometry
-from ebteff.logs import setup_logging, timed
+from ebteff.logs import Progress, finished, setup_logging, timed
 from ebteff.predict import LoadedModel, chunk_bounds, predict_frame
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0])
+    logger = setup_logging(smk.log[0], inputs=smk.input)
     index, count = smk.params.chunk["index"], smk.params.chunk["count"]
     cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(cfg.pop("name"), cfg)
@@ -39,13 +38,7 @@ def main(smk) -> None:
     predicted = 0
     with (
         timed(logger, f"predicting {stop - start} stars with {spec.name}"),
-        tqdm(
-            total=stop - start,
-            unit="star",
-            unit_scale=True,
-            mininterval=5,
-            desc=f"{spec.name} {index + 1}/{count}",
-        ) as bar,
+        Progress(logger, f"{spec.name} {index + 1}/{count}", stop - start, unit="star") as bar,
         parquet_batches(smk.output[0]) as write,
     ):
         for lo in range(start, max(stop, start + 1), batch):
@@ -56,7 +49,7 @@ def main(smk) -> None:
             write(out)
             bar.update(hi - lo)
     logger.info("%s: predicted %d of %d stars", spec.name, predicted, stop - start)
-    logger.info("wrote %s", smk.output[0])
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

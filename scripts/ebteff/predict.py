@@ -72,6 +72,8 @@ def predict_frame(
             t_all[start:stop], s_all[start:stop] = teff_and_spread(m.spec, mean, std)
             if progress is not None:
                 progress.update(stop - start)
+        if progress is not None:
+            progress.update(n - len(X))  # stars this model cannot predict: done at once
         teff[ok], spread[ok] = t_all, s_all
         out[f"teff_{m.spec.name}_raw"] = teff
         out[f"teff_{m.spec.name}_spread"] = spread

@@ -60,6 +60,10 @@ def test_one_hyperparameter_reruns_that_model_and_what_follows_only(run_copy, ti
             ("gather_predictions", f"model={CHANGED}"): 1,
             ("calibrate_model", f"model={CHANGED}"): 1,
             ("build_catalog", ""): 1,
+            # the figures drawn from what changed
+            ("plot_model_accuracy", f"model={CHANGED}"): 1,
+            ("plot_metrics", ""): 1,
+            ("plot_catalog", ""): 1,
             ("all", ""): 1,
         }
     )
@@ -87,4 +91,7 @@ def test_one_prediction_chunk_rebuilt_as_a_target(run_copy):
 
 def test_catalogue_rebuilt_alone(run_copy):
     out = run_snakemake(run_copy, "--forcerun", "build_catalog", "-n").stdout
-    assert planned_jobs(out) == Counter({("build_catalog", ""): 1, ("all", ""): 1})
+    # and the figures of the catalogue and of the best-of-models calibration it writes
+    assert planned_jobs(out) == Counter(
+        {("build_catalog", ""): 1, ("plot_catalog", ""): 1, ("plot_metrics", ""): 1, ("all", ""): 1}
+    )

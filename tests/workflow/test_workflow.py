@@ -37,10 +37,17 @@ def test_tiny_run_builds_validated_photometry(snakemake_run):
 
 def test_every_rule_logged_and_benchmarked(snakemake_run):
     workdir, _ = snakemake_run
-    for rule in ("simulate_photometry", "validate_photometry", "fit_correction", "make_split"):
+    for rule in (
+        "simulate_photometry",
+        "validate_photometry",
+        "fit_correction",
+        "make_split",
+        "plot_catalog",
+        "plot_metrics",
+    ):
         assert (workdir / f"results/logs/{rule}.log").read_text(), rule
         assert (workdir / f"results/benchmarks/{rule}.tsv").exists(), rule
-    for rule in ("build_features", "train_model", "evaluate_model"):
+    for rule in ("build_features", "train_model", "evaluate_model", "plot_model_accuracy"):
         for model in MODELS:
             assert (workdir / f"results/logs/{rule}/{model}.log").read_text(), (rule, model)
             assert (workdir / f"results/benchmarks/{rule}/{model}.tsv").exists(), (rule, model)
