@@ -6,11 +6,11 @@ forest and one batch whatever the size of the catalogue or of the chunk.
 
 import polars as pl
 
-from ebteff.features import ModelSpec, prepare_photometry
+from ebteff.features import ModelSpec
 from ebteff.forest import load_forest
-from ebteff.io import parquet_batches, scan_photometry
+from ebteff.io import scan_photometry
 from ebteff.logs import Progress, finished, setup_logging, timed
-from ebteff.predict import LoadedModel, chunk_bounds, predict_frame
+from ebteff.predict import LoadedModel, chunk_bounds, predict_rows
 
 
 def main(smk) -> None:
@@ -23,7 +23,6 @@ def main(smk) -> None:
     lf = scan_photometry(smk.input.photometry)
     n_rows = lf.select(pl.len()).collect().item()  # from the Parquet footer, no column read
     start, stop = chunk_bounds(n_rows, count, index)
-    batch = max(1, int(smk.params.batch_rows))
     logger.info(
         "%s, chunk %d of %d: rows %d-%d of %d in %s, batches of %d",
         spec.name,
@@ -33,21 +32,22 @@ def main(smk) -> None:
         stop,
         n_rows,
         smk.input.photometry,
-        batch,
+        smk.params.batch_rows,
     )
-    predicted = 0
     with (
         timed(logger, f"predicting {stop - start} stars with {spec.name}"),
         Progress(logger, f"{spec.name} {index + 1}/{count}", stop - start, unit="star") as bar,
-        parquet_batches(smk.output[0]) as write,
     ):
-        for lo in range(start, max(stop, start + 1), batch):
-            hi = min(lo + batch, stop)
-            frame = prepare_photometry(lf.slice(lo, hi - lo), None).collect()
-            out = predict_frame(frame, [model], batch_rows=batch, n_jobs=smk.threads)
-            predicted += out[f"teff_{spec.name}_raw"].is_not_null().sum()
-            write(out)
-            bar.update(hi - lo)
+        predicted = predict_rows(
+            smk.input.photometry,
+            model,
+            start,
+            stop,
+            smk.output[0],
+            batch_rows=smk.params.batch_rows,
+            n_jobs=smk.threads,
+            progress=bar,
+        )
     logger.info("%s: predicted %d of %d stars", spec.name, predicted, stop - start)
     finished(logger, smk.output)
 
