@@ -367,62 +367,72 @@ def binned_metrics_figure(metrics: dict[str, dict], path, split: str = "test") -
 # -- calibration ---------------------------------------------------------------------------------
 
 
-def coverage_of(report: dict) -> dict:
-    """The test split's coverage report ``{overall, per_bin}`` binned by label, wherever a
-    calibration file keeps it (per model: test.by_label_bin; teff_best.json: test)."""
+def coverage_of(report: dict, by: str = "label") -> dict:
+    """The test split's coverage report ``{overall, per_bin}`` binned by the label or by the
+    prediction, wherever a calibration file keeps it (per model: test.by_label_bin and
+    test.by_predicted_bin; teff_best.json: test and test_by_predicted_bin)."""
+    if by == "predicted" and "test_by_predicted_bin" in report:
+        return report["test_by_predicted_bin"]
     test = report.get("test", report)
-    if isinstance(test, dict) and "by_label_bin" in test:
-        test = test["by_label_bin"]
+    key = "by_predicted_bin" if by == "predicted" else "by_label_bin"
+    if isinstance(test, dict) and key in test:
+        test = test[key]
+    elif by == "predicted":
+        return {}
     return test if isinstance(test, dict) and "overall" in test else {}
 
 
 def calibration_coverage_figure(reports: dict[str, dict], path) -> None:
-    """Fraction of test stars within 1 and 2 sigma, overall and per label bin, per model."""
-    coverages = {k: coverage_of(v) for k, v in reports.items()}
-    bins: list[str] = []
-    for c in coverages.values():
-        bins += [b for b in c.get("per_bin", {}) if b not in bins]
-    groups = ["overall", *bins]
-    fig, axes = plt.subplots(2, 1, figsize=(8.5, 8), sharex=True)
-    width = 0.8 / max(len(coverages), 1)
-    colors = series_colors(len(coverages))
-    hatches = ("", "//", "..", "xx", "\\\\", "oo")
-    for ax, key, nominal in (
-        (axes[0], "within_1sigma", NOMINAL_1SIGMA),
-        (axes[1], "within_2sigma", NOMINAL_2SIGMA),
-    ):
-        for i, ((name, cov), color) in enumerate(zip(coverages.items(), colors, strict=True)):
-            stats = [cov.get("overall", {}), *(cov.get("per_bin", {}).get(b, {}) for b in bins)]
-            vals = [s.get(key, np.nan) if s.get("n") else np.nan for s in stats]
-            ax.bar(
-                np.arange(len(groups)) + (i - (len(coverages) - 1) / 2) * width,
-                vals,
-                width,
-                color=color,
-                hatch=hatches[i % len(hatches)],
-                edgecolor="white" if i == 0 else "0.2",
-                linewidth=0.5,
-                label=name,
+    """Fraction of test stars within 1 and 2 sigma, overall and per bin of the predicted Teff
+    (left: what the calibration is fitted on) and of the label (right), per model."""
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8), sharex="col", sharey=True)
+    for col, by in enumerate(("predicted", "label")):
+        coverages = {k: coverage_of(v, by) for k, v in reports.items()}
+        bins: list[str] = []
+        for c in coverages.values():
+            bins += [b for b in c.get("per_bin", {}) if b not in bins]
+        groups = ["overall", *bins]
+        width = 0.8 / max(len(coverages), 1)
+        colors = series_colors(len(coverages))
+        hatches = ("", "//", "..", "xx", "\\\\", "oo")
+        for ax, key, nominal in (
+            (axes[0, col], "within_1sigma", NOMINAL_1SIGMA),
+            (axes[1, col], "within_2sigma", NOMINAL_2SIGMA),
+        ):
+            for i, ((name, cov), color) in enumerate(zip(coverages.items(), colors, strict=True)):
+                stats = [cov.get("overall", {}), *(cov.get("per_bin", {}).get(b, {}) for b in bins)]
+                vals = [s.get(key, np.nan) if s.get("n") else np.nan for s in stats]
+                ax.bar(
+                    np.arange(len(groups)) + (i - (len(coverages) - 1) / 2) * width,
+                    vals,
+                    width,
+                    color=color,
+                    hatch=hatches[i % len(hatches)],
+                    edgecolor="white" if i == 0 else "0.2",
+                    linewidth=0.5,
+                    label=name,
+                )
+            ax.axhline(nominal, color="k", ls="--", lw=1.2, label=f"nominal {100 * nominal:.1f}%")
+            ax.set_ylim(0.4, 1.0)  # zoomed: a few points from nominal must show
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
+            if col == 0:
+                ax.set_ylabel(f"test stars within {key[7]} \u03c3")
+            ax.grid(axis="y", alpha=0.3)
+        missing = [k for k, c in coverages.items() if not c]
+        if missing:
+            axes[0, col].text(
+                0.5,
+                0.3,
+                "no coverage report in the calibration file of " + ", ".join(missing),
+                transform=axes[0, col].transAxes,
+                ha="center",
+                color="0.3",
+                fontsize=9,
             )
-        ax.axhline(nominal, color="k", ls="--", lw=1.2, label=f"nominal {100 * nominal:.1f}%")
-        ax.set_ylim(0, 1.05)
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
-        ax.set_ylabel(f"test stars within {key[7]} \u03c3")
-        ax.grid(axis="y", alpha=0.3)
-    missing = [k for k, c in coverages.items() if not c]
-    if missing:
-        axes[0].text(
-            0.5,
-            0.3,
-            "no coverage report in the calibration file of " + ", ".join(missing),
-            transform=axes[0].transAxes,
-            ha="center",
-            color="0.3",
-            fontsize=9,
-        )
-    axes[0].set_title("Coverage of the calibrated uncertainties, test split")
-    axes[1].set_xticks(np.arange(len(groups)), ["all"] + [bin_title(b) for b in bins])
-    axes[1].set_xlabel("label Teff bin (K)")
+        axes[0, col].set_title(f"per bin of the {by} Teff")
+        axes[1, col].set_xticks(np.arange(len(groups)), ["all"] + [bin_title(b) for b in bins])
+        axes[1, col].set_xlabel(f"{by} Teff bin (K)")
+    fig.suptitle("Coverage of the calibrated uncertainties, test split")
     handles, labels = unique_legend(axes.flat)
     order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("nominal"))
     fig.legend(
