@@ -15,6 +15,9 @@ from ebteff.config import validate_config
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+report: "report/workflow.rst"
+
+
 validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
 
 
@@ -31,6 +34,7 @@ include: "rules/train.smk"
 include: "rules/predict.smk"
 include: "rules/catalog.smk"
 include: "rules/publish.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -88,22 +88,32 @@ def model_outputs(name):
 CATALOG_FITS = "results/catalog/eb_teff_catalog.fits"
 CATALOG_PARQUET = "results/catalog/eb_teff_catalog.parquet"
 CATALOG_SUMMARY = "results/catalog/summary.json"
+PLOTS = "results/plots"
 
 
-def model_files(wildcards=None):
-    """Every trained model, by name."""
-    return {m: f"results/models/{m}/model.parquet" for m in MODELS}
+def plot_targets():
+    """The report's figures (rules/report.smk; the correction's is made where it is fitted)."""
+    names = [
+        "teff_distributions",
+        "catalog_summary",
+        "cmd",
+        "sky",
+        "metrics_per_bin",
+        "calibration_coverage",
+        "calibration_pit",
+        "feature_importances",
+    ]
+    return [f"{PLOTS}/{n}.png" for n in names] + expand(
+        f"{PLOTS}/accuracy/{{model}}.png", model=MODELS
+    )
 
 
-def model_specs():
-    """Every model's config entry, with its name, in config order."""
-    return [{"name": m, **config["models"][m]} for m in MODELS]
-
-
-def predict_mem_mb(wildcards, attempt):
-    """A chunk's photometry and predictions, plus the forests; more on each retry."""
-    rows = n_stars() / config["predict"]["chunks"]
-    return int((1500 + rows * 400 / 1e6) * attempt)
+def predict_mem_mb(wildcards, input, attempt):
+    """One forest in memory (about 16 bytes per byte of its stored file) plus a batch of stars;
+    more on each retry."""
+    forest_mb = 16 * os.path.getsize(input.model) / 1e6
+    batch_mb = config["predict"]["batch_rows"] * 2000 / 1e6
+    return int((500 + forest_mb + batch_mb) * attempt)
 
 
 def chunk_index(wildcards):
@@ -124,6 +134,7 @@ def all_targets():
             f"results/predictions/{name}.parquet",
         ]
     targets += [CATALOG_FITS, CATALOG_PARQUET, CATALOG_SUMMARY]
+    targets += plot_targets()
     return targets
 
 

@@ -12,7 +12,12 @@ if config["correction"]["mode"] == "fit":
         output:
             json=CORRECTION_JSON,
             pkl=CORRECTION_PKL,
-            plot="results/correction/teff_correction.png",
+            plot=report(
+                "results/correction/teff_correction.png",
+                caption="../report/correction.rst",
+                category="1 Correction",
+                labels={"figure": "hot-star correction fit"},
+            ),
         log:
             "results/logs/fit_correction.log",
         benchmark:
@@ -66,6 +71,8 @@ rule evaluate_correction:
         metrics="results/correction/metrics.json",
     log:
         "results/logs/evaluate_correction.log",
+    benchmark:
+        "results/benchmarks/evaluate_correction.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1

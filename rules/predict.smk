@@ -1,5 +1,6 @@
-# Stage 5: predict every model for every star, in chunks (scatter/gather), then calibrate the
-# uncertainties of each model on the calibration split.
+# Stage 5: predict every model for every star, in chunks (scatter/gather): one job per model and
+# chunk, so a job holds one forest and a retrained model reruns only its own chunks. Then
+# calibrate the uncertainties of each model on the calibration split.
 
 
 # Concatenating a model's chunks is quick I/O: not worth a cluster job's queueing.
@@ -9,15 +10,15 @@ localrules:
 
 rule predict_chunk:
     input:
-        unpack(model_files),
+        model="results/models/{model}/model.parquet",
         photometry=photometry_path,
         summary=PHOTOMETRY_SUMMARY,
     output:
-        temp("results/predictions/chunks/{scatteritem}.parquet"),
+        temp("results/predictions/chunks/{model}/{scatteritem}.parquet"),
     log:
-        "results/logs/predict_chunk/{scatteritem}.log",
+        "results/logs/predict_chunk/{model}/{scatteritem}.log",
     benchmark:
-        "results/benchmarks/predict_chunk/{scatteritem}.tsv"
+        "results/benchmarks/predict_chunk/{model}/{scatteritem}.tsv"
     conda:
         "../envs/ml.yaml"
     threads: config["predict"]["threads"]
@@ -27,7 +28,7 @@ rule predict_chunk:
         attempt=attempt_number,
         enforce_memory=ENFORCE_MEMORY,
     params:
-        specs=model_specs(),
+        spec=feature_spec,
         chunk=chunk_index,
         batch_rows=config["predict"]["batch_rows"],
     script:
@@ -36,11 +37,15 @@ rule predict_chunk:
 
 rule gather_predictions:
     input:
-        chunks=gather.chunks("results/predictions/chunks/{scatteritem}.parquet"),
+        chunks=gather.chunks(
+            "results/predictions/chunks/{{model}}/{scatteritem}.parquet"
+        ),
     output:
         predictions="results/predictions/{model}.parquet",
     log:
         "results/logs/gather_predictions/{model}.log",
+    benchmark:
+        "results/benchmarks/gather_predictions/{model}.tsv"
     conda:
         "../envs/ml.yaml"
     threads: 1
@@ -57,11 +62,14 @@ rule calibrate_model:
     input:
         predictions="results/predictions/{model}.parquet",
         table="results/features/{model}.parquet",
+        correction=CORRECTION_JSON,
     output:
         calibration="results/models/{model}/calibration.json",
         report="results/calibration/{model}.json",
     log:
         "results/logs/calibrate_model/{model}.log",
+    benchmark:
+        "results/benchmarks/calibrate_model/{model}.tsv"
     conda:
         "../envs/ml.yaml"
     threads: 1

@@ -8,12 +8,12 @@ import numpy as np
 import polars as pl
 
 from ebteff import __version__
-from ebteff.calibrate import apply_calibration, coverage_report
-from ebteff.catalog import assemble, summarise, write_fits
+from ebteff.calibrate import calibrated_teff, coverage_report
+from ebteff.catalog import assemble, fit_best_calibration, summarise, write_fits
 from ebteff.correction import load_correction_json
 from ebteff.features import prepare_photometry
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 
 
 def creation_date() -> str:
@@ -24,7 +24,7 @@ def creation_date() -> str:
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     models = list(smk.params.models)
     correction = load_correction_json(smk.input.correction)
     base = (
@@ -41,28 +41,50 @@ def main(smk) -> None:
     ):
         pred = pl.read_parquet(pred_path)
         calibration = json.loads(open(cal_path).read())
-        raw = pred[f"teff_{m}_raw"].fill_null(np.nan).to_numpy()
-        sigma = apply_calibration(calibration, raw, pred[f"teff_{m}_spread"].fill_null(np.nan))
+        teff, sigma = calibrated_teff(
+            calibration,
+            pred[f"teff_{m}_raw"].fill_null(np.nan).to_numpy(),
+            pred[f"teff_{m}_spread"].fill_null(np.nan).to_numpy(),
+        )
         predictions[m] = pred.select(
             "source_id",
-            pl.col(f"teff_{m}_raw").alias(f"teff_{m}"),
+            pl.Series(f"teff_{m}", teff).fill_nan(None),
             pl.Series(f"teff_{m}_err", sigma).fill_nan(None),
         )
-    cat = assemble(base, predictions)
+    split = pl.read_parquet(smk.input.split)
+
+    def labelled(frame, part):
+        return frame.join(split, on="source_id").filter(pl.col("split") == part)
+
+    # the best-of-models choice is calibrated on calibration-split stars (their GSP-Phot Teff
+    # is the label) and judged on test stars, as if they had no GSP-Phot Teff
+    chosen = assemble(base, predictions)
+    first = labelled(chosen, "calibration")
+    best_calibration = fit_best_calibration(
+        *(first[c].fill_null(np.nan).to_numpy() for c in ("teff_ml_best", "teff_ml_best_err")),
+        first["teff_ml_best_source"].to_numpy(),
+        first["teff_gaia_corrected"].fill_null(np.nan).to_numpy(),
+    )
+    cat = assemble(base, predictions, best_calibration)
     if cat.height != base.height or cat["source_id"].n_unique() != base.height:
         raise ValueError("catalogue rows do not match the input stars one to one")
 
-    # Calibration of the best-of-models choice itself, on test stars (as if they had no label).
-    test = cat.join(pl.read_parquet(smk.input.split), on="source_id").filter(
-        pl.col("split") == "test"
+    test = labelled(cat, "test")
+    best, best_err, label = (
+        test[c].fill_null(np.nan)
+        for c in ("teff_ml_best", "teff_ml_best_err", "teff_gaia_corrected")
     )
     best_report = {
         "label": "teff_gaia_corrected",
-        "test": coverage_report(
-            test["teff_ml_best"].fill_null(np.nan),
-            test["teff_ml_best_err"].fill_null(np.nan),
-            test["teff_gaia_corrected"].fill_null(np.nan),
-        ),
+        "calibration": best_calibration,
+        "test": coverage_report(best, best_err, label),
+        "test_by_predicted_bin": coverage_report(best, best_err, label, bin_by=best),
+        "test_before_recalibration": coverage_report(
+            *(
+                labelled(chosen, "test")[c].fill_null(np.nan)
+                for c in ("teff_ml_best", "teff_ml_best_err", "teff_gaia_corrected")
+            )
+        )["overall"],
     }
     summary = summarise(cat, models)
     summary["teff_best_calibration_test"] = best_report["test"]["overall"]
@@ -91,6 +113,7 @@ def main(smk) -> None:
         summary["flags"],
         100 * summary["coverage"]["with_teff"],
     )
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,11 @@ import polars as pl
 from ebteff.correction import load_correction_json
 from ebteff.features import ModelSpec, build_feature_table
 from ebteff.io import scan_photometry, write_json, write_parquet
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     spec_cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(spec_cfg.pop("name"), spec_cfg)
     table, counts = build_feature_table(
@@ -27,6 +27,7 @@ def main(smk) -> None:
     )
     write_parquet(table, smk.output.table)
     write_json(counts, smk.output.counts)
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,22 @@
 """Rule calibrate_model: calibrated sigma from the tree spread, fitted on the calibration split."""
 
+import numpy as np
 import polars as pl
 
-from ebteff.calibrate import apply_calibration, coverage_report, fit_calibration
+from ebteff.calibrate import (
+    apply_calibration,
+    fit_calibration,
+    rescale_for,
+    split_report,
+    to_catalogue_scale,
+)
+from ebteff.correction import load_correction_json
 from ebteff.io import write_json
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     name = smk.params.spec["name"]
     target = smk.params.spec["target"]
     raw, spread = f"teff_{name}_raw", f"teff_{name}_spread"
@@ -17,18 +25,29 @@ def main(smk) -> None:
         .join(pl.read_parquet(smk.input.predictions), on="source_id", how="left")
         .drop_nulls([raw, spread])
     )
+    # everything on the catalogue's scale (corrected GSP-Phot Teff), labels included
+    rescale = rescale_for(target, load_correction_json(smk.input.correction))
+    if rescale:
+        logger.info("%s predicts %s: calibrated on the corrected scale", name, target)
+
+    def scaled(part):
+        teff, sp = to_catalogue_scale(rescale, part[raw].to_numpy(), part[spread].to_numpy())
+        label, _ = to_catalogue_scale(rescale, part[target].to_numpy(), np.zeros(part.height))
+        return teff, sp, label
+
     cal = labelled.filter(pl.col("split") == "calibration")
-    calibration = fit_calibration(cal[raw], cal[spread], cal[target])
-    calibration.update(model=name, label=target, calibration_stars=cal.height)
-    report = {"model": name, "label": target}
+    calibration = fit_calibration(*scaled(cal))
+    calibration.update(
+        model=name,
+        label=target,
+        scale="teff_gaia_corrected",
+        rescale=rescale,
+        calibration_stars=cal.height,
+    )
+    report = {"model": name, "label": target, "scale": "teff_gaia_corrected"}
     for split in ("test", "calibration"):
-        part = labelled.filter(pl.col("split") == split)
-        sigma = apply_calibration(calibration, part[raw].to_numpy(), part[spread].to_numpy())
-        report[split] = {
-            "by_label_bin": coverage_report(part[raw], sigma, part[target]),
-            "by_predicted_bin": coverage_report(part[raw], sigma, part[target], bin_by=part[raw]),
-            "raw_tree_spread": coverage_report(part[raw], part[spread], part[target]),
-        }
+        teff, sp, label = scaled(labelled.filter(pl.col("split") == split))
+        report[split] = split_report(teff, sp, apply_calibration(calibration, teff, sp), label)
     test = report["test"]["by_label_bin"]["overall"]
     logger.info(
         "%s test: %.1f%% within 1 sigma, %.1f%% within 2 sigma, PIT std %.3f "
@@ -39,8 +58,20 @@ def main(smk) -> None:
         test["pit_std"],
         100 * report["test"]["raw_tree_spread"]["overall"]["within_1sigma"],
     )
+    for by in ("by_predicted_bin", "by_label_bin"):
+        logger.info(
+            "%s test coverage %s: %s",
+            name,
+            by.replace("_", " "),
+            ", ".join(
+                f"{b} {100 * st['within_1sigma']:.1f}/{100 * st['within_2sigma']:.1f}%"
+                for b, st in report["test"][by]["per_bin"].items()
+                if st.get("n")
+            ),
+        )
     write_json(calibration, smk.output.calibration)
     write_json(report, smk.output.report)
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

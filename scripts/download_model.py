@@ -7,12 +7,12 @@ The token, if the repository needs one, comes from the environment (``HF_TOKEN``
 import os
 
 from ebteff.features import ModelSpec
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 from ebteff.publish import fetch_model
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     token = os.environ.get("HF_TOKEN") or None
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # before huggingface_hub is imported
     cfg = dict(smk.params.spec)
@@ -34,6 +34,7 @@ def main(smk) -> None:
         retries=smk.params.retries,
         token=token,
     )
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,11 @@ params in clear under ``.snakemake/``. ``HF_ENDPOINT`` (a mirror) is honoured as
 import os
 
 from ebteff.hub import download_file
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     token = os.environ.get("HF_TOKEN") or None
     # huggingface_hub 2.x otherwise fetches {HF_ENDPOINT}/api/agent-harnesses for its user agent;
     # a download needs no telemetry. Must be set before huggingface_hub is imported (read once).
@@ -33,6 +33,7 @@ def main(smk) -> None:
         retries=smk.params.retries,
         token=token,
     )
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ import polars as pl
 from ebteff.correction import load_correction_json
 from ebteff.evaluate import full_metrics, regression_metrics
 from ebteff.io import scan_photometry, write_json
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     correction = load_correction_json(smk.input.correction)
     table = (
         scan_photometry(smk.input.photometry)
@@ -47,6 +47,7 @@ def main(smk) -> None:
         )
     logger.info("%d labelled stars compared with truth; %d hot", len(truth), int(np.sum(hot)))
     write_json(result, smk.output.metrics)
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ from ebteff.evaluate import full_metrics, markdown_table
 from ebteff.features import ModelSpec
 from ebteff.forest import load_forest, predict_trees
 from ebteff.io import atomic_output, write_json
-from ebteff.logs import setup_logging, timed
+from ebteff.logs import finished, setup_logging, timed
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(cfg.pop("name"), cfg)
     model, _ = load_forest(smk.input.model)
@@ -46,6 +46,7 @@ def main(smk) -> None:
     md += "\n" + markdown_table(bins, f"{spec.name}: test split per Teff bin of the label")
     with atomic_output(smk.output.markdown) as tmp:
         tmp.write_text(md)
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,12 @@ import polars as pl
 
 from ebteff.correction import dump_legacy_pickle, fit_correction, save_correction_json
 from ebteff.io import scan_photometry, sha256sum
-from ebteff.logs import setup_logging, timed
+from ebteff.logs import finished, setup_logging, timed
 from ebteff.plots import correction_figure
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     s = smk.params.settings
     reference = pl.read_parquet(smk.input.reference, columns=["source_id", "teff_ref"])
     table = (
@@ -36,26 +36,27 @@ def main(smk) -> None:
             threshold=s["threshold"],
             width=s["blend_width"],
         )
+    summary = {
+        "n_used": fit.n_used,
+        "n_clipped": fit.n_clipped,
+        "rms_k": fit.rms,
+        "fit_range_k": list(fit.fit_range),
+        "floor_k": s["fit_floor"],
+        "clip_sigma": s["clip_sigma"],
+        "monotonic_over_fit_range": fit.monotonic,
+    }
     save_correction_json(
         fit.correction,
         smk.output.json,
-        fit={
-            "n_used": fit.n_used,
-            "n_clipped": fit.n_clipped,
-            "rms_k": fit.rms,
-            "fit_range_k": list(fit.fit_range),
-            "floor_k": s["fit_floor"],
-            "clip_sigma": s["clip_sigma"],
-            "monotonic_over_fit_range": fit.monotonic,
-        },
+        fit=summary,
         inputs={
             "reference_sha256": sha256sum(smk.input.reference),
             "photometry_sha256": sha256sum(smk.input.photometry),
         },
     )
     dump_legacy_pickle(fit.correction, smk.output.pkl)
-    correction_figure(x, y, fit.used, fit.correction, smk.output.plot)
-    logger.info("wrote %s, %s, %s", smk.output.json, smk.output.pkl, smk.output.plot)
+    correction_figure(x, y, fit.used, fit.correction, smk.output.plot, fit=summary)
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@
 import polars as pl
 
 from ebteff.io import write_parquet
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     model = smk.wildcards.model
     cols = ["source_id", f"teff_{model}_raw", f"teff_{model}_spread"]
     parts = [pl.read_parquet(path, columns=cols) for path in smk.input.chunks]
@@ -22,6 +22,7 @@ def main(smk) -> None:
         model,
     )
     write_parquet(table, smk.output.predictions)
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,12 @@
 import polars as pl
 
 from ebteff.io import scan_photometry, write_json, write_parquet
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 from ebteff.split import split_table
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     labelled = (
         scan_photometry(smk.input.photometry)
         .filter(pl.col("teff_gaia").is_not_null())
@@ -28,6 +28,7 @@ def main(smk) -> None:
         },
         smk.output.counts,
     )
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

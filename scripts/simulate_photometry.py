@@ -1,11 +1,11 @@
 """Rule simulate_photometry: write the simulated catalogue, its truth and a reference sample."""
 
-from ebteff.logs import setup_logging, timed
+from ebteff.logs import finished, setup_logging, timed
 from ebteff.simulate import simulate_catalogue
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     with timed(logger, f"simulating {smk.params.n_stars} stars"):
         stats = simulate_catalogue(
             smk.params.n_stars,
@@ -17,7 +17,8 @@ def main(smk) -> None:
             reference_fraction=smk.params.reference_fraction,
             progress=True,
         )
-    logger.info("wrote %s, %s, %s: %s", *smk.output, stats)
+    logger.info("simulated: %s", stats)
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

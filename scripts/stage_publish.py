@@ -3,14 +3,14 @@
 from pathlib import Path
 
 from ebteff.io import write_json
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 from ebteff.publish import Release, load_run, stage
 
 MODEL_KEYS = ("model", "metadata", "calibration", "metrics", "calibration_report", "feature_counts")
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     inp = smk.input
     models = {
         name: {key: inp[f"model_{key}"][i] for key in MODEL_KEYS}
@@ -40,6 +40,7 @@ def main(smk) -> None:
             len(repo["files"]),
             repo["bytes"],
         )
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

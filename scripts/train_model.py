@@ -12,11 +12,11 @@ from ebteff import __version__
 from ebteff.features import ModelSpec, training_rows
 from ebteff.forest import save_forest, train_forest
 from ebteff.io import sha256sum, write_json
-from ebteff.logs import setup_logging
+from ebteff.logs import Progress, finished, setup_logging
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(cfg.pop("name"), cfg)
     train = training_rows(pl.read_parquet(smk.input.table), spec)
@@ -31,7 +31,10 @@ def main(smk) -> None:
         spec.hyperparameters,
     )
     start = time.perf_counter()
-    model = train_forest(X, y, spec.hyperparameters, n_jobs=smk.threads)
+    with Progress(
+        logger, f"train {spec.name}", spec.hyperparameters["n_estimators"], unit="tree"
+    ) as bar:
+        model = train_forest(X, y, spec.hyperparameters, n_jobs=smk.threads, progress=bar)
     seconds = time.perf_counter() - start
     n_nodes = int(sum(e.tree_.node_count for e in model.estimators_))
     logger.info("trained in %.1f s: %d trees, %d nodes", seconds, len(model.estimators_), n_nodes)
@@ -75,6 +78,7 @@ def main(smk) -> None:
         },
         smk.output.metadata,
     )
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

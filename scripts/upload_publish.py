@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 
 from ebteff.io import write_json
-from ebteff.logs import setup_logging
+from ebteff.logs import finished, setup_logging
 from ebteff.publish import upload
 
 
 def main(smk) -> None:
-    logger = setup_logging(smk.log[0], rule=smk.rule, resources=smk.resources)
+    logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     token = os.environ.get("HF_TOKEN", "").strip() or None
     # Both must be set before huggingface_hub is imported (it reads them once). No telemetry
     # call; and the upload goes through the Hub's LFS protocol, which every Hub endpoint
@@ -42,6 +42,7 @@ def main(smk) -> None:
     write_json(report, smk.output.report)
     if report["dry_run"]:
         logger.info(report["note"])
+    finished(logger, smk.output)
 
 
 if __name__ == "__main__":

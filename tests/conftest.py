@@ -3,4 +3,9 @@ real workflow."""
 
 from hubserver import hub_server  # noqa: F401
 from slurm_cluster import slurm_cluster  # noqa: F401
-from workflow_runner import snakemake_run, tiny_config, workflow_dir  # noqa: F401
+from workflow_runner import (  # noqa: F401
+    snakemake_report,
+    snakemake_run,
+    tiny_config,
+    workflow_dir,
+)

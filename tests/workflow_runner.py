@@ -75,3 +75,11 @@ def snakemake_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny_run")
     proc = run_snakemake(workdir)
     return workdir, proc
+
+
+@pytest.fixture(scope="session")
+def snakemake_report(snakemake_run) -> Path:
+    """The report of the tiny run, built once with `snakemake --report`."""
+    workdir, _ = snakemake_run
+    run_snakemake(workdir, "--report", "results/report.html")
+    return workdir / "results" / "report.html"

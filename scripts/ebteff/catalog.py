@@ -1,9 +1,10 @@
 """The best-of-three catalogue: one row per input star, quality flags, FITS with provenance.
 
 Per star, among the models that could predict it, the one with the smallest calibrated sigma
-gives ``teff_best``; a star with a GSP-Phot Teff keeps that (hot-star corrected) value instead and
-is flagged A. Flags (DESIGN.md): A = GSP-Phot Teff, B = ML with sigma < 300 K, C = ML with
-sigma < 500 K, D = ML with sigma >= 500 K, X = no Teff.
+gives ``teff_best`` (its sigma calibrated once more for having been chosen); a star with a
+GSP-Phot Teff keeps that (hot-star corrected) value instead and is flagged A. Flags (DESIGN.md):
+A = GSP-Phot Teff, B = ML with sigma < 300 K, C = ML with sigma < 500 K, D = ML with
+sigma >= 500 K, X = no Teff.
 """
 
 from __future__ import annotations
@@ -45,9 +46,46 @@ def assign_flags(has_gaia: np.ndarray, ml_sigma: np.ndarray) -> np.ndarray:
     return flag
 
 
-def assemble(base: pl.DataFrame, predictions: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def fit_best_calibration(ml_teff, ml_sigma, ml_source, label) -> dict:
+    """Calibration of the best-of-models choice itself, per winning model.
+
+    Picking the smallest of several sigmas favours the ones that came out too small, so the
+    winner's sigma is calibrated again, on calibration-split stars, as a function of itself
+    (:func:`ebteff.calibrate.fit_calibration` with the winner's sigma in place of the tree
+    spread). A model that wins too few calibration stars keeps its own sigma (``None``).
+    """
+    from .calibrate import MIN_STARS, fit_calibration
+
+    out = {}
+    for m in sorted(set(ml_source) - {""}):
+        sel = (ml_source == m) & np.isfinite(label) & np.isfinite(ml_teff)
+        out[m] = (
+            fit_calibration(ml_teff[sel], ml_sigma[sel], label[sel])
+            if sel.sum() >= MIN_STARS
+            else None
+        )
+    return out
+
+
+def _recalibrate(ml_teff, ml_sigma, ml_source, best_calibration: dict) -> np.ndarray:
+    from .calibrate import apply_calibration
+
+    sigma = ml_sigma.copy()
+    for m, cal in best_calibration.items():
+        sel = ml_source == m
+        if cal is not None and sel.any():
+            sigma[sel] = apply_calibration(cal, ml_teff[sel], ml_sigma[sel])
+    return sigma
+
+
+def assemble(
+    base: pl.DataFrame,
+    predictions: dict[str, pl.DataFrame],
+    best_calibration: dict | None = None,
+) -> pl.DataFrame:
     """Catalogue rows from ``base`` (source_id, ra, dec, teff_gaia, teff_gaia_corrected) and, per
-    model, a frame of source_id, teff_{m}, teff_{m}_err (calibrated)."""
+    model, a frame of source_id, teff_{m}, teff_{m}_err (calibrated). With ``best_calibration``
+    (:func:`fit_best_calibration`) the winner's sigma is recalibrated for the choice."""
     df = base
     for m, pred in predictions.items():
         df = df.join(
@@ -63,6 +101,8 @@ def assemble(base: pl.DataFrame, predictions: dict[str, pl.DataFrame]) -> pl.Dat
         m: df[f"teff_{m}_err"].cast(pl.Float64).fill_null(np.nan).to_numpy() for m in predictions
     }
     ml_teff, ml_sigma, ml_source = best_of(teff, sig)
+    if best_calibration:
+        ml_sigma = _recalibrate(ml_teff, ml_sigma, ml_source, best_calibration)
     gaia = df["teff_gaia_corrected"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     has_gaia = np.isfinite(gaia)
     best = np.where(has_gaia, gaia, ml_teff)
@@ -127,7 +167,7 @@ def column_doc(name: str) -> tuple[str, str]:
         return COLUMN_DOC[name]
     if name.endswith("_err"):
         return "K", f"Calibrated 1-sigma uncertainty of model {name[5:-4]}"
-    return "K", f"Teff predicted by model {name[5:]}"
+    return "K", f"Teff predicted by model {name[5:]} (corrected GSP-Phot scale)"
 
 
 def write_fits(cat: pl.DataFrame, path: str | os.PathLike, header: dict[str, tuple]) -> None:

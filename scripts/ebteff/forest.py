@@ -39,10 +39,32 @@ LEAF = -2  # scikit-learn's TREE_UNDEFINED feature index
 COLUMNS = ("tree", "feature", "right", "threshold", "value")
 
 
-def train_forest(X: np.ndarray, y: np.ndarray, hyperparameters: dict, n_jobs: int = 1):
-    """Fit a RandomForestRegressor with the given hyperparameters on ``n_jobs`` threads."""
+def train_forest(
+    X: np.ndarray, y: np.ndarray, hyperparameters: dict, n_jobs: int = 1, progress=None
+):
+    """Fit a RandomForestRegressor with the given hyperparameters on ``n_jobs`` threads.
+
+    With ``progress`` (anything with ``update(n_trees)``, such as :class:`ebteff.logs.Progress`)
+    the trees are grown in about 20 rounds of ``warm_start``, reporting after each. The forest
+    is the same as from one ``fit``: scikit-learn draws each added tree's seed from
+    ``random_state`` as a single fit would (it skips the draws of the trees already grown).
+    """
     model = RandomForestRegressor(**hyperparameters, n_jobs=n_jobs)
-    model.fit(X, y)
+    if progress is None:
+        model.fit(X, y)
+        return model
+    total = int(model.n_estimators)
+    threads = max(1, n_jobs)
+    # rounds of a multiple of n_jobs trees, so no thread idles at the end of a round
+    step = max(threads, round(total / 20 / threads) * threads)
+    model.set_params(warm_start=True)
+    grown = 0
+    while grown < total:
+        model.set_params(n_estimators=min(total, grown + step))
+        model.fit(X, y)
+        progress.update(len(model.estimators_) - grown)
+        grown = len(model.estimators_)
+    model.set_params(warm_start=False)
     return model
 
 

@@ -14,11 +14,12 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from .schema import NUMERIC, SENTINEL
 
@@ -66,6 +67,34 @@ def write_parquet(df: pl.DataFrame, path: str | os.PathLike) -> None:
     """Write a table atomically with settings that make the bytes a function of the data."""
     with atomic_output(path) as tmp:
         df.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+
+
+@contextlib.contextmanager
+def parquet_batches(path: str | os.PathLike) -> Iterator[Callable[[pl.DataFrame], None]]:
+    """Write a table batch by batch, atomically, with :func:`write_parquet`'s settings.
+
+    Yields ``write(frame)``; every batch must have the same schema, and at least one batch
+    (it may be empty) must be written. Memory holds one batch, not the table.
+    """
+    with atomic_output(path) as tmp:
+        writer = None
+
+        def write(frame: pl.DataFrame) -> None:
+            nonlocal writer
+            table = frame.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(
+                    tmp, table.schema, compression="zstd", compression_level=3
+                )
+            writer.write_table(table)
+
+        try:
+            yield write
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError(f"no batch was written to {path}")
 
 
 def _clean_json(obj: Any) -> Any:

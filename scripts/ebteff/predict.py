@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,8 +73,44 @@ def predict_frame(
             t_all[start:stop], s_all[start:stop] = teff_and_spread(m.spec, mean, std)
             if progress is not None:
                 progress.update(stop - start)
+        if progress is not None:
+            progress.update(n - len(X))  # stars this model cannot predict: done at once
         teff[ok], spread[ok] = t_all, s_all
         out[f"teff_{m.spec.name}_raw"] = teff
         out[f"teff_{m.spec.name}_spread"] = spread
         log.info("%s: predicted %d of %d stars", m.spec.name, int(ok.sum()), n)
     return pl.DataFrame(out).with_columns(pl.exclude("source_id").fill_nan(None))
+
+
+def predict_rows(
+    photometry: str | os.PathLike,
+    model: LoadedModel,
+    start: int,
+    stop: int,
+    out_path: str | os.PathLike,
+    *,
+    batch_rows: int,
+    n_jobs: int = 1,
+    progress=None,
+) -> int:
+    """Predict rows [start, stop) of the photometry file with one model, batch by batch, into
+    ``out_path`` (Parquet, atomically); returns how many stars had the model's features.
+
+    Memory holds the forest and one batch of ``batch_rows`` stars, whatever ``stop - start``.
+    """
+    from .features import prepare_photometry
+    from .io import parquet_batches, scan_photometry
+
+    lf = scan_photometry(photometry)
+    batch = max(1, int(batch_rows))
+    predicted = 0
+    with parquet_batches(out_path) as write:
+        for lo in range(start, max(stop, start + 1), batch):  # an empty range writes one batch
+            hi = min(lo + batch, stop)
+            frame = prepare_photometry(lf.slice(lo, hi - lo), None).collect()
+            out = predict_frame(frame, [model], batch_rows=batch, n_jobs=n_jobs)
+            predicted += int(out[f"teff_{model.spec.name}_raw"].is_not_null().sum())
+            write(out)
+            if progress is not None:
+                progress.update(hi - lo)
+    return predicted

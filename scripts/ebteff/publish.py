@@ -653,7 +653,7 @@ from huggingface_hub import hf_hub_download
 
 # ebteff is the workflow's own library (scripts/ebteff): put the workflow's scripts/ folder on
 # PYTHONPATH. The models are Parquet tables of tree nodes, not pickles: loading runs no code.
-from ebteff.calibrate import apply_calibration
+from ebteff.calibrate import calibrated_teff
 from ebteff.features import ModelSpec, prepare_photometry
 from ebteff.forest import load_forest
 from ebteff.io import scan_photometry
@@ -683,8 +683,10 @@ with open(fetch(f"{{NAME}}/calibration.json")) as fh:
 photometry = fetch("{PHOTOMETRY_FILE}", DATASET, "dataset")
 stars = prepare_photometry(scan_photometry(photometry).head(1000), None).collect()
 pred = predict_frame(stars, [LoadedModel(spec, forest)])
-teff = pred[f"teff_{{NAME}}_raw"].to_numpy()
-teff_err = apply_calibration(calibration, teff, pred[f"teff_{{NAME}}_spread"].to_numpy())
+# on the catalogue's scale (corrected GSP-Phot Teff), with the calibrated 1-sigma error
+teff, teff_err = calibrated_teff(
+    calibration, pred[f"teff_{{NAME}}_raw"].to_numpy(), pred[f"teff_{{NAME}}_spread"].to_numpy()
+)
 result = pl.DataFrame({{"source_id": pred["source_id"], "teff": teff, "teff_err": teff_err}})
 print(result.drop_nans().head())
 '''
@@ -692,21 +694,22 @@ print(result.drop_nans().head())
 
 
 def _calibration_rows(model: ModelRun) -> list[tuple]:
-    cal = model.calibration
-    rows = []
-    for name, par in cal["bins"].items():
-        if par is None:
-            rows.append((name, "overall values used", "", ""))
-        else:
-            rows.append((name, _num(par["k"]), _k(par["floor_k"]), _int(par["n"])))
-    o = cal["overall"]
-    rows.append(("all", _num(o["k"]), _k(o["floor_k"]), _int(o["n"])))
-    return rows
+    return [
+        (
+            par["name"],
+            _num(par["k"]),
+            _k(par["floor_k"]),
+            _num(par["p"]),
+            _int(par["n"]),
+            f"{_pct(par['coverage_1sigma'])} / {_pct(par['coverage_2sigma'])}",
+        )
+        for par in model.calibration["bins"]
+    ]
 
 
-def _coverage_rows(model: ModelRun) -> list[tuple]:
+def _coverage_rows(model: ModelRun, by: str = "by_label_bin") -> list[tuple]:
     report = model.calibration_report["test"]
-    by_bin = report["by_label_bin"]
+    by_bin = report[by]
 
     def row(label, st):
         if not st.get("n"):
@@ -759,15 +762,33 @@ def model_section(model: ModelRun, files: Mapping[str, dict]) -> str:
         markdown_table(test["vs_label"]["per_bin"], "Test stars per bin of the label"),
         "### Uncertainty",
         "",
-        "`sigma = k * sqrt(floor^2 + spread^2)`, where `spread` is the standard deviation of "
-        "the trees' predictions in K; `k` and `floor` are fitted per bin of predicted Teff on "
-        f"the {_int(model.calibration['calibration_stars'])} stars of the calibration split "
-        "(bins with too few of them use the values fitted on all).",
+        "`sigma = k * (floor^2 + spread^2)^(p/2)`, where `spread` is the standard deviation of "
+        "the trees' predictions in K; `k`, `floor` and `p` are fitted per bin of predicted Teff "
+        f"on the {_int(model.calibration['calibration_stars'])} stars of the calibration split "
+        "so that 68.27% of them lie within 1 sigma and 95.45% within 2 sigma (as nearly as both "
+        "can hold; sparse bins are merged).",
         "",
-        _table(["predicted Teff (K)", "k", "floor", "calibration stars"], _calibration_rows(model)),
-        "Coverage on the test split, per bin of the label (ideal: "
+        _table(
+            ["predicted Teff (K)", "k", "floor", "p", "calibration stars", "within 1 / 2 sigma"],
+            _calibration_rows(model),
+        ),
+        "Coverage on the test split (ideal: "
         f"{_pct(IDEAL['within_1sigma'])} within 1 sigma, {_pct(IDEAL['within_2sigma'])} within "
-        f"2 sigma, PIT standard deviation {_num(IDEAL['pit_std'])}):",
+        f"2 sigma, PIT standard deviation {_num(IDEAL['pit_std'])}), per bin of the predicted "
+        "Teff (what a catalogue user can select on):",
+        "",
+        _table(
+            [
+                "predicted Teff",
+                "stars",
+                "within 1 sigma",
+                "within 2 sigma",
+                "PIT std",
+                "median sigma",
+            ],
+            _coverage_rows(model, "by_predicted_bin"),
+        ),
+        "and per bin of the label:",
         "",
         _table(
             ["label Teff", "stars", "within 1 sigma", "within 2 sigma", "PIT std", "median sigma"],
@@ -815,11 +836,18 @@ def _limitations(run: Run, release: Release) -> list[str]:
                 f", against the label {_k(overall['mae'])}: a model of the label inherits the "
                 "label's errors"
             )
-        empty = [b for b, par in m.calibration["bins"].items() if par is None]
-        if empty:
+        under = [
+            f"{b} K ({_pct(st['within_1sigma'])} within 1 sigma, {_pct(st['within_2sigma'])} "
+            "within 2)"
+            for b, st in m.calibration_report["test"]["by_label_bin"]["per_bin"].items()
+            if st.get("n") and st["within_1sigma"] < IDEAL["within_1sigma"] - 0.03
+        ]
+        if under:
             facts.append(
-                f"too few calibration stars with predicted Teff of {', '.join(empty)} K, where "
-                "its uncertainties use the calibration of all stars"
+                "uncertainties too small for stars whose label is in "
+                + ", ".join(under)
+                + ": the model regresses such stars towards the mean, and nothing it can see "
+                "tells them from stars it predicts well"
             )
         predicted = cat["predicted_by_model"].get(m.name)
         if predicted is not None and predicted < cat["rows"]:

@@ -718,20 +718,20 @@ def simulate_catalogue(
     grid = stellar.load_grid()
     counts: dict[str, int] = {}
     n_reference = 0
-    blocks = range(n_blocks)
-    if progress:
-        from tqdm import tqdm
-
-        blocks = tqdm(blocks, desc="simulate", unit="block")
     kwargs = {"compression": "zstd", "compression_level": 3}
     with contextlib.ExitStack() as stack:
+        bar = None
+        if progress:
+            from .logs import Progress
+
+            bar = stack.enter_context(Progress(log, "simulate", n_stars, unit="star"))
         tmp_phot = stack.enter_context(atomic_output(photometry_path))
         tmp_truth = stack.enter_context(atomic_output(truth_path))
         tmp_ref = stack.enter_context(atomic_output(reference_path))
         w_phot = stack.enter_context(pq.ParquetWriter(tmp_phot, PHOTOMETRY_SCHEMA, **kwargs))
         w_truth = stack.enter_context(pq.ParquetWriter(tmp_truth, TRUTH_SCHEMA, **kwargs))
         w_ref = stack.enter_context(pq.ParquetWriter(tmp_ref, REFERENCE_SCHEMA, **kwargs))
-        for block in blocks:
+        for block in range(n_blocks):
             n = min(block_size, n_stars - block * block_size)
             photometry, truth, reference = simulate_block(
                 seed, block, n_blocks, n, reference_fraction, grid
@@ -743,6 +743,8 @@ def simulate_catalogue(
                 counts[key] = counts.get(key, 0) + value
             n_reference += reference["source_id"].size
             log.debug("block %d/%d: %d stars", block + 1, n_blocks, n)
+            if bar is not None:
+                bar.update(n)
     coverage = {k: v / n_stars for k, v in counts.items()}
     log.info(
         "wrote %d stars to %s (truth %s, %d reference stars to %s); coverage %s",

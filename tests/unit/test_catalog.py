@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -104,3 +106,50 @@ def test_chunks_cover_every_row_once(n_rows, n_chunks):
     bounds = [chunk_bounds(n_rows, n_chunks, i) for i in range(n_chunks)]
     assert bounds[0][0] == 0 and bounds[-1][1] == n_rows
     assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+
+
+def test_calibration_holds_per_bin_for_heavy_tailed_errors():
+    # errors that grow with Teff, a heavy tail on stars whose trees disagree, and a bin of
+    # predicted Teff (hot) where errors are wider: one k per catalogue would miss every bin
+    rng = np.random.default_rng(3)
+    n = 120_000
+    pred = np.exp(rng.uniform(np.log(3000), np.log(30000), n))
+    outlier = rng.random(n) < 0.15
+    width = pred * np.where(outlier, 0.15, 0.04) * np.where(pred > 8000, 1.5, 1.0)
+    spread = width * 0.3 * rng.lognormal(0, 0.3, n)
+    label = pred + rng.normal(0, width)
+    half = n // 2
+    cal = fit_calibration(pred[:half], spread[:half], label[:half])
+    assert {b["name"] for b in cal["bins"]} >= {"0-4000", "8000-10000", "25000+"}
+    sigma = apply_calibration(cal, pred[half:], spread[half:])
+    rep = coverage_report(pred[half:], sigma, label[half:], bin_by=pred[half:])
+    for name, st in [("all", rep["overall"]), *rep["per_bin"].items()]:
+        assert abs(st["within_1sigma"] - ONE_SIGMA) <= 0.03, name
+        assert abs(st["within_2sigma"] - 0.9545) <= 0.02, name
+    # the raw spread is far too small, and a single scale for everything misses the hot bin
+    single = {"bins": [{"lo": 0, "hi": None, **{**cal["bins"][0], "p": 1.0, "floor_k": 0.0}}]}
+    single["bins"][0]["k"] = float(
+        np.quantile(np.abs(pred - label)[:half] / spread[:half], ONE_SIGMA)
+    )
+    flat = coverage_report(
+        pred[half:],
+        apply_calibration(single, pred[half:], spread[half:]),
+        label[half:],
+        bin_by=pred[half:],
+    )
+    assert abs(flat["per_bin"]["8000-50000"]["within_2sigma"] - 0.9545) > 0.02
+
+
+def test_calibration_table_is_json_and_covers_every_prediction():
+    rng = np.random.default_rng(4)
+    pred = rng.uniform(3000, 9000, 5000)
+    spread = rng.uniform(50, 500, 5000)
+    label = pred + rng.normal(0, 300, 5000)
+    cal = fit_calibration(pred, spread, label)
+    assert json.loads(json.dumps(cal)) == cal  # plain numbers, no inf or numpy types
+    sigma = apply_calibration(cal, np.array([10.0, 3500.0, 60000.0, np.nan]), np.full(4, 100.0))
+    assert np.isfinite(sigma[:3]).all() and (sigma[:3] > 0).all() and np.isnan(sigma[3])
+    bins = cal["bins"]
+    assert bins[0]["lo"] == 0 and bins[-1]["hi"] is None
+    assert all(a["hi"] == b["lo"] for a, b in zip(bins, bins[1:], strict=False))
+    assert all(b["n"] >= 200 for b in bins)

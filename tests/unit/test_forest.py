@@ -71,6 +71,26 @@ def test_same_inputs_same_bytes(tmp_path, data):
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
 
 
+def test_training_with_progress_grows_the_same_forest(tmp_path, data):
+    """Growing the trees in rounds (to report progress) must not change the model."""
+
+    class Counter:
+        def __init__(self):
+            self.calls = []
+
+        def update(self, n):
+            self.calls.append(n)
+
+    X, y = data
+    counter = Counter()
+    save_forest(train_forest(X, y, HP, n_jobs=2), tmp_path / "once.parquet", {})
+    model = train_forest(X, y, HP, n_jobs=2, progress=counter)
+    save_forest(model, tmp_path / "rounds.parquet", {})
+    assert (tmp_path / "once.parquet").read_bytes() == (tmp_path / "rounds.parquet").read_bytes()
+    assert sum(counter.calls) == HP["n_estimators"] and len(counter.calls) > 1
+    assert not model.warm_start
+
+
 def test_file_is_not_a_pickle_and_smaller(tmp_path, data):
     import joblib
 

@@ -1,8 +1,12 @@
-"""Job set-up: the memory budget a job holds itself to, what it says when it runs out, and the
-clean-up of files a killed job leaves half-written."""
+"""Job set-up. Every rule's log says what it read, what it wrote and how long it took;
+progress bars go to the terminal live and into the log as periodic lines. The memory budget a
+job holds itself to, what it says when it runs out, and the clean-up of files a killed job
+leaves half-written."""
 
 from __future__ import annotations
 
+import logging
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +15,60 @@ import textwrap
 import pytest
 
 from ebteff.io import atomic_output
+from ebteff.logs import Progress, finished, setup_logging
 from workflow_runner import REPO
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in root.handlers:
+        h.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_reads_writes_and_time_are_logged(tmp_path):
+    inp = tmp_path / "in.parquet"
+    inp.write_bytes(b"x" * 2500)
+    out_dir = tmp_path / "staged"
+    out_dir.mkdir()
+    (out_dir / "a").write_bytes(b"y" * 10)
+    log = tmp_path / "logs" / "rule.log"
+    logger = setup_logging(log, inputs=[str(inp), [str(inp)]])  # nested, as Snakemake's lists
+    (tmp_path / "out.json").write_text("{}")
+    finished(logger, [str(tmp_path / "out.json"), str(out_dir), str(tmp_path / "never")])
+    text = log.read_text()
+    assert text.count(f"read {inp} (2.5 kB)") == 2
+    assert f"wrote {tmp_path / 'out.json'} (2 B)" in text
+    assert f"wrote {out_dir} (10 B)" in text
+    assert f"wrote {tmp_path / 'never'} (missing)" in text
+    assert re.search(r"finished in \d+\.\d\d s", text)
+
+
+def test_progress_bar_lines_go_to_the_log_only(tmp_path, capsys):
+    log = tmp_path / "rule.log"
+    logger = setup_logging(log)
+    with Progress(logger, "train m", 10, unit="tree", log_every=0) as bar:
+        for _ in bar.wrap(range(10)):
+            pass
+    text = log.read_text()
+    assert "train m:   0%|" in text and "train m: 100%|" in text and "10/10" in text
+    assert "\r" not in text
+    err = capsys.readouterr().err
+    assert "\r" in err or "100%" in err  # the live tqdm bar
+    assert "INFO ebteff: train m" not in err  # not repeated as log records on the terminal
+
+
+def test_progress_logs_at_most_every_log_every_seconds(tmp_path):
+    log = tmp_path / "rule.log"
+    logger = setup_logging(log)
+    with Progress(logger, "predict", 1000, log_every=3600) as bar:
+        for _ in range(1000):
+            bar.update(1)
+    assert log.read_text().count("predict:") == 2  # the start and the end
 
 
 def run_job(tmp_path, body: str, **resources) -> tuple[subprocess.CompletedProcess, str]:
@@ -96,3 +153,45 @@ def test_a_failed_write_leaves_nothing(tmp_path):
         tmp.write_text("{")
         raise RuntimeError("killed half-way")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_job_logs_its_budget_reads_writes_time_and_peak(tmp_path):
+    # both halves of setup_logging at once, as every rule script calls it
+    inp = tmp_path / "in.parquet"
+    inp.write_bytes(b"x" * 2500)
+    out = tmp_path / "out.json"
+    log = tmp_path / "job.log"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(REPO / "scripts")!r})
+        from ebteff.logs import finished, setup_logging
+        logger = setup_logging(
+            {str(log)!r},
+            inputs=[{str(inp)!r}],
+            rule="build_features",
+            resources={{"mem_mb": 900, "attempt": 2, "enforce_memory": 1}},
+        )
+        open({str(out)!r}, "w").write("{{}}")
+        finished(logger, [{str(out)!r}])
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.split(": ", 1)[1] for line in log.read_text().splitlines()]
+    assert (
+        lines[0] == "rule build_features, attempt 2: mem_mb=900 (enforced: the job stops beyond it)"
+    )
+    assert lines[1] == f"read {inp} (2.5 kB)"
+    assert lines[2] == f"wrote {out} (2 B)"
+    assert re.fullmatch(r"finished in \d+\.\d\d s", lines[3])
+    assert re.fullmatch(r"peak resident memory: \d+ MB \(mem_mb=900\)", lines[4])  # the last
+
+
+def test_a_failure_says_how_long_it_took_and_which_budget(tmp_path):
+    proc, log = run_job(tmp_path, "raise MemoryError('Unable to allocate 9 GiB')", mem_mb=900)
+    assert proc.returncode == 1
+    assert re.search(r"MemoryError: Unable to allocate 9 GiB \(failed after \d+\.\d\d s\)", log)
+    assert "MemoryError: rule train_model (attempt 1) ran out of its mem_mb=900." in log

@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 import yaml
 
-from ebteff.calibrate import apply_calibration, coverage_report, fit_calibration
+from ebteff.calibrate import apply_calibration, coverage_report, fit_calibration, split_report
 from ebteff.catalog import assemble, summarise, write_fits
 from ebteff.correction import Correction, dump_legacy_pickle, save_correction_json
 from ebteff.evaluate import full_metrics
@@ -166,12 +166,7 @@ def build_run(root: Path) -> dict:
         test = labelled_pred.filter(pl.col("split") == "test")
         sigma = apply_calibration(calibration, test[raw].to_numpy(), test[spread].to_numpy())
         write_json(
-            {
-                "test": {
-                    "by_label_bin": coverage_report(test[raw], sigma, test[spec.target]),
-                    "raw_tree_spread": coverage_report(test[raw], test[spread], test[spec.target]),
-                }
-            },
+            {"test": split_report(test[raw], test[spread], sigma, test[spec.target])},
             p["calibration_report"],
         )
         all_sigma = apply_calibration(

@@ -29,6 +29,12 @@ DETERMINISTIC = [
         for f in ("model.parquet", "metrics.json", "calibration.json")
     ],
     *[f"results/predictions/{m}.parquet" for m in MODELS],
+    # the report's figures
+    "results/correction/teff_correction.png",
+    "results/plots/teff_distributions.png",
+    "results/plots/sky.png",
+    "results/plots/calibration_pit.png",
+    *[f"results/plots/accuracy/{m}.png" for m in MODELS],
 ]
 EPOCH = {"SOURCE_DATE_EPOCH": "1767225600"}  # fixes the FITS creation date
 

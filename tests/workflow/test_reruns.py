@@ -52,12 +52,18 @@ def test_one_hyperparameter_reruns_that_model_and_what_follows_only(run_copy, ti
         {
             ("train_model", f"model={CHANGED}"): 1,
             ("evaluate_model", f"model={CHANGED}"): 1,
-            # a chunk predicts every model, so every model's predictions are gathered and
-            # calibrated again (cheap); no other model is trained or evaluated again
-            **{("predict_chunk", f"scatteritem={i}-of-{CHUNKS}"): 1 for i in range(1, 1 + CHUNKS)},
-            **{("gather_predictions", f"model={m}"): 1 for m in MODELS},
-            **{("calibrate_model", f"model={m}"): 1 for m in MODELS},
+            # only that model's prediction chunks; no other model is predicted again
+            **{
+                ("predict_chunk", f"model={CHANGED}, scatteritem={i}-of-{CHUNKS}"): 1
+                for i in range(1, 1 + CHUNKS)
+            },
+            ("gather_predictions", f"model={CHANGED}"): 1,
+            ("calibrate_model", f"model={CHANGED}"): 1,
             ("build_catalog", ""): 1,
+            # the figures drawn from what changed
+            ("plot_model_accuracy", f"model={CHANGED}"): 1,
+            ("plot_metrics", ""): 1,
+            ("plot_catalog", ""): 1,
             ("all", ""): 1,
         }
     )
@@ -75,12 +81,17 @@ def test_one_model_rebuilt_as_a_target(run_copy):
 
 def test_one_prediction_chunk_rebuilt_as_a_target(run_copy):
     # chunks are temp(): gone after a complete run, and rebuilt alone when asked for
-    target = f"results/predictions/chunks/{CHUNKS}-of-{CHUNKS}.parquet"
+    target = f"results/predictions/chunks/{CHANGED}/{CHUNKS}-of-{CHUNKS}.parquet"
     assert not (run_copy / target).exists()
     out = run_snakemake(run_copy, target, "-n").stdout
-    assert planned_jobs(out) == Counter({("predict_chunk", f"scatteritem={CHUNKS}-of-{CHUNKS}"): 1})
+    assert planned_jobs(out) == Counter(
+        {("predict_chunk", f"model={CHANGED}, scatteritem={CHUNKS}-of-{CHUNKS}"): 1}
+    )
 
 
 def test_catalogue_rebuilt_alone(run_copy):
     out = run_snakemake(run_copy, "--forcerun", "build_catalog", "-n").stdout
-    assert planned_jobs(out) == Counter({("build_catalog", ""): 1, ("all", ""): 1})
+    # and the figures of the catalogue and of the best-of-models calibration it writes
+    assert planned_jobs(out) == Counter(
+        {("build_catalog", ""): 1, ("plot_catalog", ""): 1, ("plot_metrics", ""): 1, ("all", ""): 1}
+    )

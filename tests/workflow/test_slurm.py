@@ -121,8 +121,8 @@ def test_every_job_but_the_local_ones_ran_as_a_slurm_job(slurm_cluster, slurm_ru
     assert {jobs[j]["rule"] for j in jobs if jobs[j]["local"]} == LOCAL_RULES
     assert set(submitted) == {j for j in jobs if not jobs[j]["local"]}
     rules = Counter(jobs[j]["rule"] for j in submitted if j[1] == 1)
-    # one job per model and stage; each prediction chunk its own job
-    assert rules["predict_chunk"] == CONFIG["predict"]["chunks"]
+    # one job per model and stage; each model's prediction chunk its own job
+    assert rules["predict_chunk"] == CONFIG["predict"]["chunks"] * len(MODELS)
     assert rules["train_model"] == rules["calibrate_model"] == len(MODELS)
     assert rules["simulate_photometry"] == rules["build_catalog"] == 1
     # one resubmission: the job given too little memory (next test)

@@ -8,19 +8,21 @@ import numpy as np
 import polars as pl
 import pytest
 
+from ebteff.calibrate import ONE_SIGMA, TWO_SIGMA
 from ebteff.correction import load_legacy_pickle
 from ebteff.schema import PUBLISHED_COVERAGE, SENTINEL
 from tables import make_table
 from workflow_runner import REPO, load_test_config, run_snakemake, write_config
 
 TEST_CONFIG_MODELS = load_test_config()["models"]
+N_STARS = load_test_config()["simulate"]["n_stars"]
 MODELS = list(TEST_CONFIG_MODELS)
 
 
 def test_tiny_run_builds_validated_photometry(snakemake_run):
     workdir, _ = snakemake_run
     summary = json.loads((workdir / "results/photometry/summary.json").read_text())
-    assert summary["rows"] == 20_000
+    assert summary["rows"] == N_STARS
     for name, target in PUBLISHED_COVERAGE.items():
         assert abs(summary["coverage"][name]["fraction"] - target) <= 0.01, name
     for path in (
@@ -30,15 +32,22 @@ def test_tiny_run_builds_validated_photometry(snakemake_run):
     ):
         assert (workdir / path).stat().st_size > 0, path
     truth = pl.read_parquet(workdir / "resources/photometry/truth.parquet")
-    assert truth.height == 20_000
+    assert truth.height == N_STARS
 
 
 def test_every_rule_logged_and_benchmarked(snakemake_run):
     workdir, _ = snakemake_run
-    for rule in ("simulate_photometry", "validate_photometry", "fit_correction", "make_split"):
+    for rule in (
+        "simulate_photometry",
+        "validate_photometry",
+        "fit_correction",
+        "make_split",
+        "plot_catalog",
+        "plot_metrics",
+    ):
         assert (workdir / f"results/logs/{rule}.log").read_text(), rule
         assert (workdir / f"results/benchmarks/{rule}.tsv").exists(), rule
-    for rule in ("build_features", "train_model", "evaluate_model"):
+    for rule in ("build_features", "train_model", "evaluate_model", "plot_model_accuracy"):
         for model in MODELS:
             assert (workdir / f"results/logs/{rule}/{model}.log").read_text(), (rule, model)
             assert (workdir / f"results/benchmarks/{rule}/{model}.tsv").exists(), (rule, model)
@@ -256,3 +265,42 @@ def test_catalogue_is_the_same_whatever_the_chunk_count(snakemake_run, tmp_path,
         *[f"results/predictions/{m}.parquet" for m in MODELS],
     ):
         assert (copy / path).read_bytes() == (workdir / path).read_bytes(), path
+
+
+def _within_bounds(st: dict) -> bool:
+    """Coverage within 68.27 +/- 3 and 95.45 +/- 2 points, widened by twice the binomial
+    sampling error of the bin's test stars (the bounds hold for the population; a bin of a few
+    hundred test stars scatters around it)."""
+    n = st["n"]
+    slack1 = 2 * (ONE_SIGMA * (1 - ONE_SIGMA) / n) ** 0.5
+    slack2 = 2 * (TWO_SIGMA * (1 - TWO_SIGMA) / n) ** 0.5
+    return (
+        abs(st["within_1sigma"] - ONE_SIGMA) <= 0.03 + slack1
+        and abs(st["within_2sigma"] - TWO_SIGMA) <= 0.02 + slack2
+    )
+
+
+def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
+    workdir, _ = snakemake_run
+    reports = {
+        m: json.loads((workdir / f"results/calibration/{m}.json").read_text())["test"]
+        for m in MODELS
+    }
+    best = json.loads((workdir / "results/calibration/teff_best.json").read_text())
+    reports["teff_best"] = {"by_predicted_bin": best["test_by_predicted_bin"]}
+    for name, rep in reports.items():
+        overall = rep["by_predicted_bin"]["overall"]
+        assert abs(overall["within_1sigma"] - ONE_SIGMA) <= 0.03, name
+        assert abs(overall["within_2sigma"] - TWO_SIGMA) <= 0.02, name
+        for bin_name, st in rep["by_predicted_bin"]["per_bin"].items():
+            assert st["n"] >= 100 and _within_bounds(st), (name, bin_name, st)
+        if "raw_tree_spread" in rep:  # the trees alone are over-confident
+            assert rep["raw_tree_spread"]["overall"]["within_1sigma"] < 0.5, name
+        cal = (
+            json.loads((workdir / f"results/models/{name}/calibration.json").read_text())
+            if name in MODELS
+            else None
+        )
+        if cal:
+            assert cal["scale"] == "teff_gaia_corrected"
+            assert (cal["rescale"] is None) == (TEST_CONFIG_MODELS[name]["target"] != "teff_gaia")

@@ -1,0 +1,173 @@
+"""Figures of the report: the reductions they draw are right, and each figure is drawn from the
+files' real shapes, from sparse ones and from files that lack keys (without failing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ebteff import plots
+from ebteff.calibrate import coverage_report
+from ebteff.evaluate import full_metrics
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_grid_aggregate_counts_and_medians_like_numpy():
+    rng = np.random.default_rng(1)
+    x, y, v = rng.uniform(-1, 11, 5000), rng.uniform(0, 5, 5000), rng.normal(size=5000)
+    frame = pl.DataFrame({"x": x, "y": y, "v": v}).with_columns(
+        pl.when(pl.int_range(pl.len()) % 97 == 0).then(None).otherwise(pl.col("x")).alias("x")
+    )
+    xe, ye = np.linspace(0, 10, 11), np.linspace(0, 5, 6)
+    cells = plots.grid_aggregate(frame, pl.col("x"), pl.col("y"), xe, ye, med=pl.col("v").median())
+    xs = frame["x"].to_numpy().astype(float)
+    ok = np.isfinite(xs)
+    expected, _, _ = np.histogram2d(y[ok], xs[ok], bins=[ye, xe])
+    assert np.array_equal(cells["count"], expected)  # nulls and out-of-range rows dropped
+    sel = ok & (xs >= 3) & (xs < 4) & (y >= 2) & (y < 3)
+    assert cells["med"][2, 3] == pytest.approx(np.median(v[sel]))
+
+
+def test_grid_aggregate_leaves_empty_cells_nan():
+    frame = pl.DataFrame({"x": [0.5], "y": [0.5], "v": [3.0]})
+    cells = plots.grid_aggregate(
+        frame, pl.col("x"), pl.col("y"), [0, 1, 2], [0, 1, 2], m=pl.col("v").mean()
+    )
+    assert cells["count"].tolist() == [[1, 0], [0, 0]]
+    assert cells["m"][0, 0] == 3.0 and np.isnan(cells["m"][1, 1])
+
+
+def test_sky_cells_cover_the_sphere():
+    area = plots.sky_cell_area_deg2(np.linspace(0, 360, 73), np.linspace(-90, 90, 37))
+    assert area.shape == (36, 72)
+    assert area.sum() == pytest.approx(4 * np.pi * (180 / np.pi) ** 2)
+    assert area[18, 0] > area[0, 0]  # equator cells are the largest
+
+
+def test_bin_titles():
+    assert [plots.bin_title(b) for b in ("0-4000", "4000-5000", "8000-50000")] == [
+        "< 4000",
+        "4000\u20135000",
+        "\u2265 8000",
+    ]
+
+
+def test_coverage_is_found_in_either_calibration_file():
+    cov = {"overall": {"n": 1}, "per_bin": {}}
+    assert plots.coverage_of({"test": {"by_label_bin": cov}}) == cov  # per-model report
+    assert plots.coverage_of({"test": cov}) == cov  # teff_best.json
+    assert plots.coverage_of({"test": {"by_something_else": cov}}) == {}
+    assert plots.coverage_of({}) == {}
+
+
+@pytest.fixture(scope="module")
+def files():
+    """Metrics and calibration reports shaped like the workflow's, from the library itself."""
+    rng = np.random.default_rng(3)
+    label = 10 ** rng.uniform(3.45, 4.5, 3000)
+    pred = label * rng.normal(1, 0.08, 3000)
+    sigma = 0.08 * label
+    metrics = {
+        "splits": {
+            "test": {
+                "vs_label": full_metrics(label, pred),
+                "vs_truth": full_metrics(label * 1.02, pred),
+            }
+        }
+    }
+    cov = coverage_report(pred, sigma, label)
+    report = {
+        "test": {"by_label_bin": cov, "raw_tree_spread": coverage_report(pred, sigma / 4, label)}
+    }
+    return {"label": label, "pred": pred, "metrics": metrics, "report": report, "cov": cov}
+
+
+def test_every_figure_is_drawn(tmp_path, files):
+    label, pred = files["label"], files["pred"]
+    edges = plots.log_teff_edges(40)
+    frame = pl.DataFrame({"label": label, "pred": pred})
+    cells = plots.grid_aggregate(
+        frame, pl.col("label").log10(), pl.col("pred").log10(), edges, edges
+    )
+    plots.accuracy_figure(
+        [
+            {
+                "cells": cells,
+                "edges": edges,
+                "reference": "label",
+                "metrics": files["metrics"]["splits"]["test"]["vs_label"]["overall"],
+            }
+        ],
+        "m1",
+        tmp_path / "accuracy.png",
+    )
+    plots.teff_distributions_figure(
+        {"truth": label, "label": pred}, {"m1": pred}, tmp_path / "t.png"
+    )
+    plots.binned_metrics_figure(
+        {"m1": files["metrics"], "m2": files["metrics"]}, tmp_path / "b.png"
+    )
+    reports = {"m1": files["report"], "best": {"test": files["cov"]}}
+    plots.calibration_coverage_figure(reports, tmp_path / "c.png")
+    plots.pit_figure(reports, tmp_path / "p.png")
+    plots.importances_figure({"m1": {"g": 0.7, "bp_rp": 0.3}, "m2": None}, tmp_path / "i.png")
+    summary = {
+        "rows": 10,
+        "flags": {"A": 5, "B": 1, "C": 2, "D": 1, "X": 1},
+        "teff_best_source": {"gaia": 5, "m1": 4},
+        "model_won_among_all_ml_predictions": {"m1": 8},
+        "predicted_by_model": {"m1": 10},
+    }
+    plots.catalog_summary_figure(summary, tmp_path / "s.png")
+    xe, ye = np.linspace(0, 3, 31), np.linspace(8, 20, 31)
+    cmd = pl.DataFrame({"x": pred / 1e4, "y": 8 + label / 4e3, "t": label})
+    cells = plots.grid_aggregate(cmd, pl.col("x"), pl.col("y"), xe, ye, teff=pl.col("t").median())
+    plots.cmd_figure(cells, xe, ye, tmp_path / "cmd.png")
+    ra, dec = np.linspace(0, 360, 37), np.linspace(-90, 90, 19)
+    counts = np.random.default_rng(0).poisson(5, (18, 36)).astype(float)
+    plots.sky_figure(
+        [
+            {"values": counts, "title": "n", "label": "stars", "log": True},
+            {"values": np.where(counts > 3, 0.5, np.nan), "title": "f", "label": "fraction"},
+        ],
+        ra,
+        dec,
+        tmp_path / "sky.png",
+    )
+    for name in ("accuracy", "t", "b", "c", "p", "i", "s", "cmd", "sky"):
+        width, height = png_size(tmp_path / f"{name}.png")
+        assert width > 400 and height > 300, name
+
+
+def test_figures_survive_files_that_lack_keys(tmp_path):
+    """Calibration and metrics files change shape as the workflow evolves: a missing key gives
+    an empty panel that says so, not a failed rule."""
+    plots.binned_metrics_figure({"m1": {}}, tmp_path / "b.png")
+    plots.calibration_coverage_figure({"m1": {}, "m2": {"test": {}}}, tmp_path / "c.png")
+    plots.pit_figure({"m1": {"test": {"by_label_bin": {"overall": {"n": 0}}}}}, tmp_path / "p.png")
+    plots.importances_figure({}, tmp_path / "i.png")
+    plots.catalog_summary_figure({}, tmp_path / "s.png")
+    empty = {"count": np.zeros((4, 4)), "teff": np.full((4, 4), np.nan)}
+    plots.cmd_figure(empty, np.arange(5.0), np.arange(5.0), tmp_path / "cmd.png")
+    edges = plots.log_teff_edges(4)
+    plots.accuracy_figure(
+        [{"cells": {"count": np.zeros((4, 4))}, "edges": edges, "reference": "truth"}],
+        "m1",
+        tmp_path / "a.png",
+    )
+    for name in ("b", "c", "p", "i", "s", "cmd", "a"):
+        assert png_size(tmp_path / f"{name}.png")[0] > 100, name
+
+
+def test_same_figure_same_bytes(tmp_path, files):
+    for name in ("a", "b"):
+        plots.binned_metrics_figure({"m1": files["metrics"]}, tmp_path / f"{name}.png")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
