@@ -55,7 +55,8 @@ rule evaluate_model:
     input:
         unpack(truth_input),
         table="results/features/{model}.parquet",
-        model="results/models/{model}/model.parquet",
+        # the catalogue's predictions of the split's stars: evaluation predicts nothing again
+        predictions="results/predictions/{model}.parquet",
     output:
         metrics="results/models/{model}/metrics.json",
         markdown="results/models/{model}/metrics.md",
@@ -65,10 +66,10 @@ rule evaluate_model:
         "results/benchmarks/evaluate_model/{model}.tsv"
     conda:
         "../envs/ml.yaml"
-    threads: config["training"]["threads"]
+    threads: 1
     resources:
-        mem_mb=mem_mb_for_table(per_row_bytes=500, base_mb=1000),
-        runtime=30,
+        mem_mb=mem_mb_for_table(per_row_bytes=300, base_mb=500),
+        runtime=20,
         attempt=attempt_number,
         enforce_memory=ENFORCE_MEMORY,
     params:
