@@ -222,7 +222,7 @@ def to_catalogue_scale(rescale: dict | None, teff, spread):
     if not rescale:
         return teff, spread
     corr = Correction(tuple(rescale["coefficients"]), rescale["threshold"], rescale["width"])
-    slope = (corr.apply(teff + 0.5) - corr.apply(teff - 0.5)) / 1.0
+    slope = corr.apply(teff + 0.5) - corr.apply(teff - 0.5)  # per kelvin
     return corr.apply(teff), spread * np.abs(slope)
 
 

@@ -14,6 +14,8 @@ import os
 import numpy as np
 import polars as pl
 
+from .calibrate import MIN_STARS, apply_calibration, fit_calibration
+
 FLAG_B_MAX = 300.0
 FLAG_C_MAX = 500.0
 GAIA = "gaia"
@@ -54,8 +56,6 @@ def fit_best_calibration(ml_teff, ml_sigma, ml_source, label) -> dict:
     (:func:`ebteff.calibrate.fit_calibration` with the winner's sigma in place of the tree
     spread). A model that wins too few calibration stars keeps its own sigma (``None``).
     """
-    from .calibrate import MIN_STARS, fit_calibration
-
     out = {}
     for m in sorted(set(ml_source) - {""}):
         sel = (ml_source == m) & np.isfinite(label) & np.isfinite(ml_teff)
@@ -68,8 +68,6 @@ def fit_best_calibration(ml_teff, ml_sigma, ml_source, label) -> dict:
 
 
 def _recalibrate(ml_teff, ml_sigma, ml_source, best_calibration: dict) -> np.ndarray:
-    from .calibrate import apply_calibration
-
     sigma = ml_sigma.copy()
     for m, cal in best_calibration.items():
         sel = ml_source == m
