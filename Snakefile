@@ -9,7 +9,7 @@ min_version("9.0")
 
 # The importable library lives in scripts/ebteff; rules and helpers use it too.
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
-from ebteff.config import validate_config
+from ebteff.config import run_name, validate_config
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
@@ -19,6 +19,12 @@ report: "report/workflow.rst"
 
 
 validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
+
+# Every path of this run lives below these two folders (config `run`), so that runs of other
+# configurations never touch its files.
+RUN = run_name(config)
+RESULTS = f"results/{RUN}"
+RESOURCES = f"resources/{RUN}"
 
 
 scattergather:

@@ -10,9 +10,9 @@ if config["source"] == "simulate":
             truth=TRUTH,
             reference=REFERENCE,
         log:
-            "results/logs/simulate_photometry.log",
+            RESULTS + "/logs/simulate_photometry.log",
         benchmark:
-            "results/benchmarks/simulate_photometry.tsv"
+            RESULTS + "/benchmarks/simulate_photometry.tsv"
         conda:
             "../envs/data.yaml"
         threads: 1
@@ -38,7 +38,7 @@ elif config["source"] == "huggingface":
         output:
             photometry=PHOTOMETRY,
         log:
-            "results/logs/download_photometry.log",
+            RESULTS + "/logs/download_photometry.log",
         retries: 1
         conda:
             "../envs/data.yaml"

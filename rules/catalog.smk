@@ -7,18 +7,18 @@ rule build_catalog:
         summary=PHOTOMETRY_SUMMARY,
         correction=CORRECTION_JSON,
         split=SPLIT,
-        predictions=expand("results/predictions/{model}.parquet", model=MODELS),
-        calibrations=expand("results/models/{model}/calibration.json", model=MODELS),
-        models=expand("results/models/{model}/model.parquet", model=MODELS),
+        predictions=expand(RESULTS + "/predictions/{model}.parquet", model=MODELS),
+        calibrations=expand(RESULTS + "/models/{model}/calibration.json", model=MODELS),
+        models=expand(RESULTS + "/models/{model}/model.parquet", model=MODELS),
     output:
         fits=CATALOG_FITS,
         parquet=CATALOG_PARQUET,
         summary=CATALOG_SUMMARY,
-        best_calibration="results/calibration/teff_best.json",
+        best_calibration=RESULTS + "/calibration/teff_best.json",
     log:
-        "results/logs/build_catalog.log",
+        RESULTS + "/logs/build_catalog.log",
     benchmark:
-        "results/benchmarks/build_catalog.tsv"
+        RESULTS + "/benchmarks/build_catalog.tsv"
     conda:
         "../envs/publish.yaml"
     threads: 1

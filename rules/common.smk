@@ -3,13 +3,13 @@
 import json as _json
 import hashlib as _hashlib
 
-PHOTOMETRY = "resources/photometry/eb_unified_photometry.parquet"
-TRUTH = "resources/photometry/truth.parquet"
-REFERENCE = "resources/reference/teff_reference.parquet"
-PHOTOMETRY_SUMMARY = "results/photometry/summary.json"
-CORRECTION_JSON = "results/correction/teff_correction.json"
-CORRECTION_PKL = "results/correction/teff_correction_coeffs_deg2.pkl"
-SPLIT = "results/split/split.parquet"
+PHOTOMETRY = RESOURCES + "/photometry/eb_unified_photometry.parquet"
+TRUTH = RESOURCES + "/photometry/truth.parquet"
+REFERENCE = RESOURCES + "/reference/teff_reference.parquet"
+PHOTOMETRY_SUMMARY = RESULTS + "/photometry/summary.json"
+CORRECTION_JSON = RESULTS + "/correction/teff_correction.json"
+CORRECTION_PKL = RESULTS + "/correction/teff_correction_coeffs_deg2.pkl"
+SPLIT = RESULTS + "/split/split.parquet"
 MODELS = list(config["models"])
 
 
@@ -78,17 +78,17 @@ def feature_spec(wildcards):
 
 def model_outputs(name):
     return [
-        f"results/models/{name}/model.parquet",
-        f"results/models/{name}/metadata.json",
-        f"results/models/{name}/metrics.json",
-        f"results/models/{name}/metrics.md",
+        f"{RESULTS}/models/{name}/model.parquet",
+        f"{RESULTS}/models/{name}/metadata.json",
+        f"{RESULTS}/models/{name}/metrics.json",
+        f"{RESULTS}/models/{name}/metrics.md",
     ]
 
 
-CATALOG_FITS = "results/catalog/eb_teff_catalog.fits"
-CATALOG_PARQUET = "results/catalog/eb_teff_catalog.parquet"
-CATALOG_SUMMARY = "results/catalog/summary.json"
-PLOTS = "results/plots"
+CATALOG_FITS = RESULTS + "/catalog/eb_teff_catalog.fits"
+CATALOG_PARQUET = RESULTS + "/catalog/eb_teff_catalog.parquet"
+CATALOG_SUMMARY = RESULTS + "/catalog/summary.json"
+PLOTS = RESULTS + "/plots"
 
 
 def plot_targets():
@@ -126,12 +126,12 @@ def all_targets():
     """Everything `snakemake` builds by default."""
     targets = [PHOTOMETRY_SUMMARY, CORRECTION_JSON, CORRECTION_PKL]
     if simulated():
-        targets.append("results/correction/metrics.json")
+        targets.append(RESULTS + "/correction/metrics.json")
     for name in MODELS:
         targets += model_outputs(name)
         targets += [
-            f"results/calibration/{name}.json",
-            f"results/predictions/{name}.parquet",
+            f"{RESULTS}/calibration/{name}.json",
+            f"{RESULTS}/predictions/{name}.parquet",
         ]
     targets += [CATALOG_FITS, CATALOG_PARQUET, CATALOG_SUMMARY]
     targets += plot_targets()
@@ -176,7 +176,7 @@ def attempt_number(wildcards, attempt):
 
 # -- publishing, and models from the Hub (rules/publish.smk, rules/train.smk) -----------------
 
-PUBLISH = "results/publish"
+PUBLISH = RESULTS + "/publish"
 MODEL_SOURCE = config["model_source"]
 
 
@@ -199,20 +199,20 @@ def publish_inputs(wildcards=None):
         "photometry_summary": PHOTOMETRY_SUMMARY,
         "catalog_fits": CATALOG_FITS,
         "catalog_summary": CATALOG_SUMMARY,
-        "best_calibration": "results/calibration/teff_best.json",
+        "best_calibration": RESULTS + "/calibration/teff_best.json",
         "correction_json": CORRECTION_JSON,
         "correction_pkl": CORRECTION_PKL,
-        "split_counts": "results/split/counts.json",
+        "split_counts": RESULTS + "/split/counts.json",
     }
     if simulated():
-        files["correction_metrics"] = "results/correction/metrics.json"
+        files["correction_metrics"] = RESULTS + "/correction/metrics.json"
     per_model = {
-        "model": "results/models/{model}/model.parquet",
-        "metadata": "results/models/{model}/metadata.json",
-        "calibration": "results/models/{model}/calibration.json",
-        "metrics": "results/models/{model}/metrics.json",
-        "calibration_report": "results/calibration/{model}.json",
-        "feature_counts": "results/features/{model}.counts.json",
+        "model": RESULTS + "/models/{model}/model.parquet",
+        "metadata": RESULTS + "/models/{model}/metadata.json",
+        "calibration": RESULTS + "/models/{model}/calibration.json",
+        "metrics": RESULTS + "/models/{model}/metrics.json",
+        "calibration_report": RESULTS + "/calibration/{model}.json",
+        "feature_counts": RESULTS + "/features/{model}.counts.json",
     }
     for key, pattern in per_model.items():
         files[f"model_{key}"] = expand(pattern, model=MODELS)

@@ -13,15 +13,15 @@ if config["correction"]["mode"] == "fit":
             json=CORRECTION_JSON,
             pkl=CORRECTION_PKL,
             plot=report(
-                "results/correction/teff_correction.png",
+                RESULTS + "/correction/teff_correction.png",
                 caption="../report/correction.rst",
                 category="1 Correction",
                 labels={"figure": "hot-star correction fit"},
             ),
         log:
-            "results/logs/fit_correction.log",
+            RESULTS + "/logs/fit_correction.log",
         benchmark:
-            "results/benchmarks/fit_correction.tsv"
+            RESULTS + "/benchmarks/fit_correction.tsv"
         conda:
             "../envs/data.yaml"
         threads: 1
@@ -48,7 +48,7 @@ else:
             json=CORRECTION_JSON,
             pkl=CORRECTION_PKL,
         log:
-            "results/logs/load_correction.log",
+            RESULTS + "/logs/load_correction.log",
         conda:
             "../envs/data.yaml"
         threads: 1
@@ -68,11 +68,11 @@ rule evaluate_correction:
         photometry=photometry_path,
         correction=CORRECTION_JSON,
     output:
-        metrics="results/correction/metrics.json",
+        metrics=RESULTS + "/correction/metrics.json",
     log:
-        "results/logs/evaluate_correction.log",
+        RESULTS + "/logs/evaluate_correction.log",
     benchmark:
-        "results/benchmarks/evaluate_correction.tsv"
+        RESULTS + "/benchmarks/evaluate_correction.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -7,11 +7,11 @@ rule make_split:
         summary=PHOTOMETRY_SUMMARY,
     output:
         split=SPLIT,
-        counts="results/split/counts.json",
+        counts=RESULTS + "/split/counts.json",
     log:
-        "results/logs/make_split.log",
+        RESULTS + "/logs/make_split.log",
     benchmark:
-        "results/benchmarks/make_split.tsv"
+        RESULTS + "/benchmarks/make_split.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -34,12 +34,12 @@ rule build_features:
         split=SPLIT,
         correction=CORRECTION_JSON,
     output:
-        table="results/features/{model}.parquet",
-        counts="results/features/{model}.counts.json",
+        table=RESULTS + "/features/{model}.parquet",
+        counts=RESULTS + "/features/{model}.counts.json",
     log:
-        "results/logs/build_features/{model}.log",
+        RESULTS + "/logs/build_features/{model}.log",
     benchmark:
-        "results/benchmarks/build_features/{model}.tsv"
+        RESULTS + "/benchmarks/build_features/{model}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1

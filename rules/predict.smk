@@ -10,15 +10,15 @@ localrules:
 
 rule predict_chunk:
     input:
-        model="results/models/{model}/model.parquet",
+        model=RESULTS + "/models/{model}/model.parquet",
         photometry=photometry_path,
         summary=PHOTOMETRY_SUMMARY,
     output:
-        temp("results/predictions/chunks/{model}/{scatteritem}.parquet"),
+        temp(RESULTS + "/predictions/chunks/{model}/{scatteritem}.parquet"),
     log:
-        "results/logs/predict_chunk/{model}/{scatteritem}.log",
+        RESULTS + "/logs/predict_chunk/{model}/{scatteritem}.log",
     benchmark:
-        "results/benchmarks/predict_chunk/{model}/{scatteritem}.tsv"
+        RESULTS + "/benchmarks/predict_chunk/{model}/{scatteritem}.tsv"
     conda:
         "../envs/ml.yaml"
     threads: config["predict"]["threads"]
@@ -38,14 +38,14 @@ rule predict_chunk:
 rule gather_predictions:
     input:
         chunks=gather.chunks(
-            "results/predictions/chunks/{{model}}/{scatteritem}.parquet"
+            RESULTS + "/predictions/chunks/{{model}}/{scatteritem}.parquet"
         ),
     output:
-        predictions="results/predictions/{model}.parquet",
+        predictions=RESULTS + "/predictions/{model}.parquet",
     log:
-        "results/logs/gather_predictions/{model}.log",
+        RESULTS + "/logs/gather_predictions/{model}.log",
     benchmark:
-        "results/benchmarks/gather_predictions/{model}.tsv"
+        RESULTS + "/benchmarks/gather_predictions/{model}.tsv"
     conda:
         "../envs/ml.yaml"
     threads: 1
@@ -60,16 +60,16 @@ rule gather_predictions:
 
 rule calibrate_model:
     input:
-        predictions="results/predictions/{model}.parquet",
-        table="results/features/{model}.parquet",
+        predictions=RESULTS + "/predictions/{model}.parquet",
+        table=RESULTS + "/features/{model}.parquet",
         correction=CORRECTION_JSON,
     output:
-        calibration="results/models/{model}/calibration.json",
-        report="results/calibration/{model}.json",
+        calibration=RESULTS + "/models/{model}/calibration.json",
+        report=RESULTS + "/calibration/{model}.json",
     log:
-        "results/logs/calibrate_model/{model}.log",
+        RESULTS + "/logs/calibrate_model/{model}.log",
     benchmark:
-        "results/benchmarks/calibrate_model/{model}.tsv"
+        RESULTS + "/benchmarks/calibrate_model/{model}.tsv"
     conda:
         "../envs/ml.yaml"
     threads: 1

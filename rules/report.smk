@@ -36,9 +36,9 @@ rule plot_catalog:
             labels={"figure": "sky coverage"},
         ),
     log:
-        "results/logs/plot_catalog.log",
+        RESULTS + "/logs/plot_catalog.log",
     benchmark:
-        "results/benchmarks/plot_catalog.tsv"
+        RESULTS + "/benchmarks/plot_catalog.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -56,9 +56,9 @@ rule plot_catalog:
 rule plot_model_accuracy:
     input:
         unpack(truth_input),
-        table="results/features/{model}.parquet",
-        predictions="results/predictions/{model}.parquet",
-        metrics="results/models/{model}/metrics.json",
+        table=RESULTS + "/features/{model}.parquet",
+        predictions=RESULTS + "/predictions/{model}.parquet",
+        metrics=RESULTS + "/models/{model}/metrics.json",
     output:
         plot=report(
             f"{PLOTS}/accuracy/{{model}}.png",
@@ -68,9 +68,9 @@ rule plot_model_accuracy:
             labels={"model": "{model}"},
         ),
     log:
-        "results/logs/plot_model_accuracy/{model}.log",
+        RESULTS + "/logs/plot_model_accuracy/{model}.log",
     benchmark:
-        "results/benchmarks/plot_model_accuracy/{model}.tsv"
+        RESULTS + "/benchmarks/plot_model_accuracy/{model}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -87,10 +87,10 @@ rule plot_model_accuracy:
 
 rule plot_metrics:
     input:
-        metrics=expand("results/models/{model}/metrics.json", model=MODELS),
-        calibrations=expand("results/calibration/{model}.json", model=MODELS),
-        best_calibration="results/calibration/teff_best.json",
-        metadata=expand("results/models/{model}/metadata.json", model=MODELS),
+        metrics=expand(RESULTS + "/models/{model}/metrics.json", model=MODELS),
+        calibrations=expand(RESULTS + "/calibration/{model}.json", model=MODELS),
+        best_calibration=RESULTS + "/calibration/teff_best.json",
+        metadata=expand(RESULTS + "/models/{model}/metadata.json", model=MODELS),
     output:
         binned=report(
             f"{PLOTS}/metrics_per_bin.png",
@@ -118,9 +118,9 @@ rule plot_metrics:
             labels={"figure": "feature importances"},
         ),
     log:
-        "results/logs/plot_metrics.log",
+        RESULTS + "/logs/plot_metrics.log",
     benchmark:
-        "results/benchmarks/plot_metrics.tsv"
+        RESULTS + "/benchmarks/plot_metrics.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1

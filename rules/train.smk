@@ -6,14 +6,14 @@ if MODEL_SOURCE["source"] == "train":
 
     rule train_model:
         input:
-            table="results/features/{model}.parquet",
+            table=RESULTS + "/features/{model}.parquet",
         output:
-            model="results/models/{model}/model.parquet",
-            metadata="results/models/{model}/metadata.json",
+            model=RESULTS + "/models/{model}/model.parquet",
+            metadata=RESULTS + "/models/{model}/metadata.json",
         log:
-            "results/logs/train_model/{model}.log",
+            RESULTS + "/logs/train_model/{model}.log",
         benchmark:
-            "results/benchmarks/train_model/{model}.tsv"
+            RESULTS + "/benchmarks/train_model/{model}.tsv"
         conda:
             "../envs/ml.yaml"
         threads: config["training"]["threads"]
@@ -34,10 +34,10 @@ else:
 
     rule download_model:
         output:
-            model="results/models/{model}/model.parquet",
-            metadata="results/models/{model}/metadata.json",
+            model=RESULTS + "/models/{model}/model.parquet",
+            metadata=RESULTS + "/models/{model}/metadata.json",
         log:
-            "results/logs/download_model/{model}.log",
+            RESULTS + "/logs/download_model/{model}.log",
         retries: 1
         conda:
             "../envs/publish.yaml"
@@ -54,16 +54,16 @@ else:
 rule evaluate_model:
     input:
         unpack(truth_input),
-        table="results/features/{model}.parquet",
+        table=RESULTS + "/features/{model}.parquet",
         # the catalogue's predictions of the split's stars: evaluation predicts nothing again
-        predictions="results/predictions/{model}.parquet",
+        predictions=RESULTS + "/predictions/{model}.parquet",
     output:
-        metrics="results/models/{model}/metrics.json",
-        markdown="results/models/{model}/metrics.md",
+        metrics=RESULTS + "/models/{model}/metrics.json",
+        markdown=RESULTS + "/models/{model}/metrics.md",
     log:
-        "results/logs/evaluate_model/{model}.log",
+        RESULTS + "/logs/evaluate_model/{model}.log",
     benchmark:
-        "results/benchmarks/evaluate_model/{model}.tsv"
+        RESULTS + "/benchmarks/evaluate_model/{model}.tsv"
     conda:
         "../envs/ml.yaml"
     threads: 1

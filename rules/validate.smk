@@ -8,9 +8,9 @@ rule validate_photometry:
     output:
         summary=PHOTOMETRY_SUMMARY,
     log:
-        "results/logs/validate_photometry.log",
+        RESULTS + "/logs/validate_photometry.log",
     benchmark:
-        "results/benchmarks/validate_photometry.tsv"
+        RESULTS + "/benchmarks/validate_photometry.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -81,5 +81,5 @@ def snakemake_run(tmp_path_factory):
 def snakemake_report(snakemake_run) -> Path:
     """The report of the tiny run, built once with `snakemake --report`."""
     workdir, _ = snakemake_run
-    run_snakemake(workdir, "--report", "results/report.html")
-    return workdir / "results" / "report.html"
+    run_snakemake(workdir, "--report", "results/tiny/report.html")
+    return workdir / "results" / "tiny" / "report.html"

@@ -33,3 +33,12 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> None:
     errors = config_errors(config, schema_path)
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+
+
+def run_name(config: dict) -> str:
+    """The folder of this run under results/ and resources/: ``run`` when set, else the source.
+
+    Each configuration writes only below ``results/<run>/`` and ``resources/<run>/``, so trying
+    another source (or a named variant) never deletes or rewrites a finished run's files.
+    """
+    return config.get("run") or config["source"]

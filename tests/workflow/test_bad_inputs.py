@@ -25,11 +25,11 @@ from ebteff.split import assign_split
 from tables import make_table
 from workflow_runner import load_test_config, run_snakemake, write_config
 
-SUMMARY = "results/photometry/summary.json"
+SUMMARY = "results/tiny/photometry/summary.json"
 CORRECTION = [
-    "results/correction/teff_correction.json",
-    "results/correction/teff_correction_coeffs_deg2.pkl",
-    "results/correction/teff_correction.png",
+    "results/tiny/correction/teff_correction.json",
+    "results/tiny/correction/teff_correction_coeffs_deg2.pkl",
+    "results/tiny/correction/teff_correction.png",
 ]
 CONFIG = load_test_config()
 FRACTIONS = {k: CONFIG["split"][k] for k in ("train", "calibration", "test")}
@@ -158,7 +158,7 @@ PHOTOMETRY_CASES = {
     ),
 }
 CASES = [
-    Case(name, write, [SUMMARY], message, [SUMMARY], "results/logs/validate_photometry.log")
+    Case(name, write, [SUMMARY], message, [SUMMARY], "results/tiny/logs/validate_photometry.log")
     for name, (write, message) in PHOTOMETRY_CASES.items()
 ]
 CASES.append(
@@ -170,7 +170,7 @@ CASES.append(
         "degree-2 correction. Lower correction.fit_floor, supply a larger reference table, or use "
         "correction.mode: load with a coefficients file.",
         CORRECTION,
-        "results/logs/fit_correction.log",
+        "results/tiny/logs/fit_correction.log",
         reference=reference_for(make_table(2000, seed=3), n_hot=5),
     )
 )
@@ -186,18 +186,21 @@ MODEL_CASES = {
         "model unknown_feature names unknown feature(s) w3_mag: not a column of the photometry "
         "and not derivable (derivable: bp_g, bp_j, g_j, rp_g, rp_k)",
         [
-            "results/features/unknown_feature.parquet",
-            "results/features/unknown_feature.counts.json",
+            "results/tiny/features/unknown_feature.parquet",
+            "results/tiny/features/unknown_feature.counts.json",
         ],
-        "results/logs/build_features/unknown_feature.log",
+        "results/tiny/logs/build_features/unknown_feature.log",
     ),
     "no_usable_rows": (
         model(["bp_rp", "w1"]),
         f"model no_usable_rows has no usable rows: of {LABELLED.height} labelled stars, 0 are "
         f"outside 2500-50000 K and {LABELLED.height} lack a feature ({{'bp_rp': 0, 'w1': "
         f"{LABELLED.height}}})",
-        ["results/features/no_usable_rows.parquet", "results/features/no_usable_rows.counts.json"],
-        "results/logs/build_features/no_usable_rows.log",
+        [
+            "results/tiny/features/no_usable_rows.parquet",
+            "results/tiny/features/no_usable_rows.counts.json",
+        ],
+        "results/tiny/logs/build_features/no_usable_rows.log",
     ),
     "no_training_rows": (
         model(["bp_rp", "w2"]),
@@ -206,16 +209,16 @@ MODEL_CASES = {
         "labelled stars with all of its features (bp_rp, w2) among those the split assigns to "
         "training",
         [
-            "results/models/no_training_rows/model.parquet",
-            "results/models/no_training_rows/metadata.json",
+            "results/tiny/models/no_training_rows/model.parquet",
+            "results/tiny/models/no_training_rows/metadata.json",
         ],
-        "results/logs/train_model/no_training_rows.log",
+        "results/tiny/logs/train_model/no_training_rows.log",
     ),
 }
 MODEL_TARGETS = {
-    "unknown_feature": "results/features/unknown_feature.parquet",
-    "no_usable_rows": "results/features/no_usable_rows.parquet",
-    "no_training_rows": "results/models/no_training_rows/model.parquet",
+    "unknown_feature": "results/tiny/features/unknown_feature.parquet",
+    "no_usable_rows": "results/tiny/features/no_usable_rows.parquet",
+    "no_training_rows": "results/tiny/models/no_training_rows/model.parquet",
 }
 
 

@@ -22,8 +22,8 @@ from hubserver import HubServer
 from workflow_runner import REPO, load_test_config, run_snakemake, write_config
 
 MODELS = list(load_test_config()["models"])
-PUBLISH = Path("results/publish")
-CATALOG = "results/catalog/eb_teff_catalog.parquet"
+PUBLISH = Path("results/tiny/publish")
+CATALOG = "results/tiny/catalog/eb_teff_catalog.parquet"
 TOKEN = "hf_loopbackWorkflowToken0123456789"
 DATASET_REPO = load_test_config()["publish"]["dataset_repo"]
 MODEL_REPO = load_test_config()["publish"]["model_repo"]
@@ -91,18 +91,18 @@ def test_the_dry_run_stages_both_folders_and_sends_nothing(staged_run):
     dataset = files_under(workdir / PUBLISH / "dataset")
     assert (
         dataset["catalogs/eb_teff_catalog.fits"]
-        == (workdir / "results/catalog/eb_teff_catalog.fits").read_bytes()
+        == (workdir / "results/tiny/catalog/eb_teff_catalog.fits").read_bytes()
     )
     assert {"README.md", "photometry/eb_unified_photometry_SUMMARY.txt"} <= set(dataset)
     for model in MODELS:
         for file in ("model.parquet", "metadata.json", "calibration.json", "metrics.json"):
             assert (workdir / PUBLISH / "models" / model / file).read_bytes() == (
-                workdir / "results/models" / model / file
+                workdir / "results/tiny/models" / model / file
             ).read_bytes()
     report = json.loads((workdir / PUBLISH / "upload.json").read_text())
     assert report["dry_run"] is True and report["uploaded"] is False
     assert report["repos"]["dataset"]["commit"] is None
-    log = (workdir / "results/logs/upload_publish.log").read_text()
+    log = (workdir / "results/tiny/logs/upload_publish.log").read_text()
     assert "DRY RUN, nothing uploaded" in log and "HF_TOKEN set" in log
     assert token_leaks(workdir) == []
 
@@ -114,13 +114,13 @@ def test_the_cards_quote_the_tiny_runs_own_numbers(staged_run):
         "---\nlibrary_name: scikit-learn\npipeline_tag: tabular-regression"
     )
     for model in MODELS:
-        metrics = json.loads((workdir / f"results/models/{model}/metrics.json").read_text())
+        metrics = json.loads((workdir / f"results/tiny/models/{model}/metrics.json").read_text())
         test = metrics["splits"]["test"]["vs_label"]["overall"]
         assert f"| test vs label | {test['n']} | {test['mae']:.0f} | {test['rmse']:.0f} |" in (
             models_card
         )
     dataset_card = (workdir / PUBLISH / "dataset/README.md").read_text()
-    summary = json.loads((workdir / "results/catalog/summary.json").read_text())
+    summary = json.loads((workdir / "results/tiny/catalog/summary.json").read_text())
     assert f"every one of the {summary['rows']:,} stars" in dataset_card
     assert f"| `D` | ML prediction, sigma >= 500 K | {summary['flags']['D']:,} |" in dataset_card
 
@@ -214,7 +214,7 @@ def huggingface_models(tmp_path: Path, pins: dict) -> Path:
 def without_models(src: Path, dest: Path) -> Path:
     """A copy of a run with its trained models (and everything made from them) removed."""
     workdir = copy_run(src, dest)
-    shutil.rmtree(workdir / "results/models")
+    shutil.rmtree(workdir / "results/tiny/models")
     return workdir
 
 
@@ -234,12 +234,12 @@ def test_published_models_give_the_trained_runs_catalogue(
     assert "download_model" in ran(proc) and "train_model" not in ran(proc)
     for path in (
         CATALOG,
-        *[f"results/models/{m}/model.parquet" for m in MODELS],
-        *[f"results/predictions/{m}.parquet" for m in MODELS],
-        *[f"results/models/{m}/calibration.json" for m in MODELS],
+        *[f"results/tiny/models/{m}/model.parquet" for m in MODELS],
+        *[f"results/tiny/predictions/{m}.parquet" for m in MODELS],
+        *[f"results/tiny/models/{m}/calibration.json" for m in MODELS],
     ):
         assert (workdir / path).read_bytes() == (trained / path).read_bytes(), path
-    log = (workdir / f"results/logs/download_model/{MODELS[0]}.log").read_text()
+    log = (workdir / f"results/tiny/logs/download_model/{MODELS[0]}.log").read_text()
     assert "matches the pin" in log
 
 
@@ -265,7 +265,7 @@ def test_a_missing_pin_stops_the_run_before_any_request(
     out = proc.stdout + proc.stderr
     assert f"no pin for {MODELS[1]}/model.parquet" in out and "pickle" in out
     assert hub_server.requests == []
-    assert not (workdir / "results/models").exists()
+    assert not (workdir / "results/tiny/models").exists()
 
 
 def test_a_wrong_pin_fails_and_leaves_no_model_file(
@@ -280,7 +280,7 @@ def test_a_wrong_pin_fails_and_leaves_no_model_file(
 
     proc = run_snakemake(
         workdir,
-        f"results/models/{MODELS[0]}/model.parquet",
+        f"results/tiny/models/{MODELS[0]}/model.parquet",
         configfile=huggingface_models(tmp_path, pins),
         env=client_env(),
         check=False,
@@ -288,5 +288,5 @@ def test_a_wrong_pin_fails_and_leaves_no_model_file(
 
     assert proc.returncode != 0
     assert "sha256 mismatch" in proc.stderr and "0" * 64 in proc.stderr
-    assert not (workdir / f"results/models/{MODELS[0]}/model.parquet").exists()
-    assert not (workdir / f"results/models/{MODELS[0]}/metadata.json").exists()
+    assert not (workdir / f"results/tiny/models/{MODELS[0]}/model.parquet").exists()
+    assert not (workdir / f"results/tiny/models/{MODELS[0]}/metadata.json").exists()

@@ -15,26 +15,26 @@ from workflow_runner import SNAKEFILE, TEST_CONFIG, load_test_config, run_snakem
 
 MODELS = list(load_test_config()["models"])
 DETERMINISTIC = [
-    "resources/photometry/eb_unified_photometry.parquet",
-    "results/photometry/summary.json",
-    "results/correction/teff_correction.json",
-    "results/correction/teff_correction_coeffs_deg2.pkl",
-    "results/split/split.parquet",
-    "results/catalog/eb_teff_catalog.parquet",
-    "results/catalog/eb_teff_catalog.fits",
-    "results/catalog/summary.json",
+    "resources/tiny/photometry/eb_unified_photometry.parquet",
+    "results/tiny/photometry/summary.json",
+    "results/tiny/correction/teff_correction.json",
+    "results/tiny/correction/teff_correction_coeffs_deg2.pkl",
+    "results/tiny/split/split.parquet",
+    "results/tiny/catalog/eb_teff_catalog.parquet",
+    "results/tiny/catalog/eb_teff_catalog.fits",
+    "results/tiny/catalog/summary.json",
     *[
-        f"results/models/{m}/{f}"
+        f"results/tiny/models/{m}/{f}"
         for m in MODELS
         for f in ("model.parquet", "metrics.json", "calibration.json")
     ],
-    *[f"results/predictions/{m}.parquet" for m in MODELS],
+    *[f"results/tiny/predictions/{m}.parquet" for m in MODELS],
     # the report's figures
-    "results/correction/teff_correction.png",
-    "results/plots/teff_distributions.png",
-    "results/plots/sky.png",
-    "results/plots/calibration_pit.png",
-    *[f"results/plots/accuracy/{m}.png" for m in MODELS],
+    "results/tiny/correction/teff_correction.png",
+    "results/tiny/plots/teff_distributions.png",
+    "results/tiny/plots/sky.png",
+    "results/tiny/plots/calibration_pit.png",
+    *[f"results/tiny/plots/accuracy/{m}.png" for m in MODELS],
 ]
 EPOCH = {"SOURCE_DATE_EPOCH": "1767225600"}  # fixes the FITS creation date
 
@@ -68,7 +68,7 @@ def test_killed_during_prediction_then_rerun_gives_the_same_catalogue(tmp_path, 
     proc = subprocess.Popen(
         cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    chunk_logs = work / "results/logs/predict_chunk"
+    chunk_logs = work / "results/tiny/logs/predict_chunk"
     deadline = time.monotonic() + 600
     try:
         while not (chunk_logs.exists() and any(chunk_logs.iterdir())):
@@ -78,12 +78,12 @@ def test_killed_during_prediction_then_rerun_gives_the_same_catalogue(tmp_path, 
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its running jobs, no clean-up
         proc.wait()
-    assert not (work / "results/catalog/eb_teff_catalog.parquet").exists()
+    assert not (work / "results/tiny/catalog/eb_teff_catalog.parquet").exists()
     run_snakemake(work, "--unlock")
     run_snakemake(work)
     for path in (
-        "results/catalog/eb_teff_catalog.parquet",
-        *[f"results/predictions/{m}.parquet" for m in MODELS],
+        "results/tiny/catalog/eb_teff_catalog.parquet",
+        *[f"results/tiny/predictions/{m}.parquet" for m in MODELS],
     ):
         assert (work / path).read_bytes() == (reference / path).read_bytes(), path
 
@@ -97,10 +97,10 @@ def test_a_job_out_of_memory_is_retried_with_twice_the_memory(tmp_path, snakemak
     work = tmp_path / "oom"
     shutil.copytree(reference, work, symlinks=True)
     model = MODELS[1]
-    log = f"results/logs/train_model/{model}.log"
+    log = f"results/tiny/logs/train_model/{model}.log"
     peak = int(re.search(r"peak resident memory: (\d+) MB", (reference / log).read_text())[1])
     first = int(0.7 * peak)
-    target = f"results/models/{model}/model.parquet"
+    target = f"results/tiny/models/{model}/model.parquet"
     proc = run_snakemake(
         work,
         target,

@@ -14,16 +14,16 @@ from workflow_runner import load_test_config
 
 MODELS = list(load_test_config()["models"])
 FIGURES = {
-    "results/correction/teff_correction.png": "1 Correction",
-    "results/plots/teff_distributions.png": "2 Temperatures",
-    "results/plots/metrics_per_bin.png": "3 Accuracy",
-    **{f"results/plots/accuracy/{m}.png": "3 Accuracy" for m in MODELS},
-    "results/plots/calibration_coverage.png": "4 Calibration",
-    "results/plots/calibration_pit.png": "4 Calibration",
-    "results/plots/feature_importances.png": "5 Models",
-    "results/plots/catalog_summary.png": "6 Catalogue",
-    "results/plots/cmd.png": "6 Catalogue",
-    "results/plots/sky.png": "6 Catalogue",
+    "results/tiny/correction/teff_correction.png": "1 Correction",
+    "results/tiny/plots/teff_distributions.png": "2 Temperatures",
+    "results/tiny/plots/metrics_per_bin.png": "3 Accuracy",
+    **{f"results/tiny/plots/accuracy/{m}.png": "3 Accuracy" for m in MODELS},
+    "results/tiny/plots/calibration_coverage.png": "4 Calibration",
+    "results/tiny/plots/calibration_pit.png": "4 Calibration",
+    "results/tiny/plots/feature_importances.png": "5 Models",
+    "results/tiny/plots/catalog_summary.png": "6 Catalogue",
+    "results/tiny/plots/cmd.png": "6 Catalogue",
+    "results/tiny/plots/sky.png": "6 Catalogue",
 }
 NO_CHROMIUM = (
     "no chromium on PATH: install Debian's `chromium` package (.ci/run does, as root) to open "
@@ -52,8 +52,8 @@ def test_report_holds_every_figure_with_its_caption_and_category(snakemake_repor
         assert head.startswith("data:image/png;") and head.endswith(";base64"), path
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n", path
     for m in MODELS:  # per-model captions are templates of the model's wildcard
-        assert m in results[f"results/plots/accuracy/{m}.png"]["caption"]
-        assert results[f"results/plots/accuracy/{m}.png"]["labels"] == {"model": m}
+        assert m in results[f"results/tiny/plots/accuracy/{m}.png"]["caption"]
+        assert results[f"results/tiny/plots/accuracy/{m}.png"]["labels"] == {"model": m}
     assert "Effective temperatures of Gaia DR3 eclipsing binaries" in html  # report/workflow.rst
 
 
@@ -74,18 +74,18 @@ def test_report_shows_every_figure_in_headless_chromium(snakemake_report, tmp_pa
 def test_the_browser_check_sees_a_broken_image(snakemake_report, tmp_path):
     """The check above can fail: a figure whose bytes are not a PNG shows with no width."""
     html = snakemake_report.read_text()
-    uri = report_data(html, "results")["results/plots/cmd.png"]["data_uri"]
+    uri = report_data(html, "results")["results/tiny/plots/cmd.png"]["data_uri"]
     broken = tmp_path / "broken.html"
     broken.write_text(html.replace(uri, "data:image/png;base64," + "QUJD" * 40))
     page = show_every_result(broken, tmp_path / "chromium")
     shown = {s["path"]: s for s in page["shown"]}
-    assert shown["results/plots/cmd.png"]["width"] == 0
-    assert shown["results/plots/sky.png"]["width"] > 0
+    assert shown["results/tiny/plots/cmd.png"]["width"] == 0
+    assert shown["results/tiny/plots/sky.png"]["width"] > 0
 
 
 def test_every_rule_logs_what_it_read_wrote_and_how_long(snakemake_run):
     workdir, _ = snakemake_run
-    logs = sorted((workdir / "results/logs").rglob("*.log"))
+    logs = sorted((workdir / "results/tiny/logs").rglob("*.log"))
     assert len(logs) >= 20
     for log in logs:
         text = log.read_text()
@@ -106,6 +106,6 @@ def test_every_rule_logs_what_it_read_wrote_and_how_long(snakemake_run):
 )
 def test_long_rules_log_a_progress_bar(snakemake_run, log, bar):
     workdir, _ = snakemake_run
-    text = (workdir / "results/logs" / log).read_text()
+    text = (workdir / "results/tiny/logs" / log).read_text()
     assert bar in text
     assert "\r" not in text  # the live bar goes to the terminal, not into the log

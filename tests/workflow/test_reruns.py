@@ -74,14 +74,14 @@ def test_one_hyperparameter_reruns_that_model_and_what_follows_only(run_copy, ti
 
 def test_one_model_rebuilt_as_a_target(run_copy):
     out = run_snakemake(
-        run_copy, f"results/models/{CHANGED}/model.parquet", "--forcerun", "train_model", "-n"
+        run_copy, f"results/tiny/models/{CHANGED}/model.parquet", "--forcerun", "train_model", "-n"
     ).stdout
     assert planned_jobs(out) == Counter({("train_model", f"model={CHANGED}"): 1})
 
 
 def test_one_prediction_chunk_rebuilt_as_a_target(run_copy):
     # chunks are temp(): gone after a complete run, and rebuilt alone when asked for
-    target = f"results/predictions/chunks/{CHANGED}/{CHUNKS}-of-{CHUNKS}.parquet"
+    target = f"results/tiny/predictions/chunks/{CHANGED}/{CHUNKS}-of-{CHUNKS}.parquet"
     assert not (run_copy / target).exists()
     out = run_snakemake(run_copy, target, "-n").stdout
     assert planned_jobs(out) == Counter(

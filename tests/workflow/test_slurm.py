@@ -32,14 +32,14 @@ SHORT_RULE, SHORT_MB = "evaluate_correction", 200
 # every file whose bytes must not depend on where the jobs ran (metadata.json records the
 # training time, the FITS file its creation date: both differ between runs by design)
 SAME_BYTES = [
-    "results/catalog/eb_teff_catalog.parquet",
-    "results/catalog/summary.json",
+    "results/tiny/catalog/eb_teff_catalog.parquet",
+    "results/tiny/catalog/summary.json",
     *[
-        f"results/models/{m}/{f}"
+        f"results/tiny/models/{m}/{f}"
         for m in MODELS
         for f in ("model.parquet", "metrics.json", "calibration.json")
     ],
-    *[f"results/predictions/{m}.parquet" for m in MODELS],
+    *[f"results/tiny/predictions/{m}.parquet" for m in MODELS],
 ]
 
 
@@ -172,7 +172,7 @@ def test_a_job_beyond_its_memory_is_killed_by_slurm_and_resubmitted_with_twice_a
     assert f"SLURM-job '{first}' failed, SLURM status is: 'FAILED'" in out
     assert f"Trying to restart job {jobid}." in out
     local, _ = snakemake_run
-    metrics = "results/correction/metrics.json"
+    metrics = "results/tiny/correction/metrics.json"
     assert (workdir / metrics).read_bytes() == (local / metrics).read_bytes()
 
 

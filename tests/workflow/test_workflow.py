@@ -21,17 +21,17 @@ MODELS = list(TEST_CONFIG_MODELS)
 
 def test_tiny_run_builds_validated_photometry(snakemake_run):
     workdir, _ = snakemake_run
-    summary = json.loads((workdir / "results/photometry/summary.json").read_text())
+    summary = json.loads((workdir / "results/tiny/photometry/summary.json").read_text())
     assert summary["rows"] == N_STARS
     for name, target in PUBLISHED_COVERAGE.items():
         assert abs(summary["coverage"][name]["fraction"] - target) <= 0.01, name
     for path in (
-        "resources/photometry/eb_unified_photometry.parquet",
-        "resources/photometry/truth.parquet",
-        "resources/reference/teff_reference.parquet",
+        "resources/tiny/photometry/eb_unified_photometry.parquet",
+        "resources/tiny/photometry/truth.parquet",
+        "resources/tiny/reference/teff_reference.parquet",
     ):
         assert (workdir / path).stat().st_size > 0, path
-    truth = pl.read_parquet(workdir / "resources/photometry/truth.parquet")
+    truth = pl.read_parquet(workdir / "resources/tiny/photometry/truth.parquet")
     assert truth.height == N_STARS
 
 
@@ -45,21 +45,21 @@ def test_every_rule_logged_and_benchmarked(snakemake_run):
         "plot_catalog",
         "plot_metrics",
     ):
-        assert (workdir / f"results/logs/{rule}.log").read_text(), rule
-        assert (workdir / f"results/benchmarks/{rule}.tsv").exists(), rule
+        assert (workdir / f"results/tiny/logs/{rule}.log").read_text(), rule
+        assert (workdir / f"results/tiny/benchmarks/{rule}.tsv").exists(), rule
     for rule in ("build_features", "train_model", "evaluate_model", "plot_model_accuracy"):
         for model in MODELS:
-            assert (workdir / f"results/logs/{rule}/{model}.log").read_text(), (rule, model)
-            assert (workdir / f"results/benchmarks/{rule}/{model}.tsv").exists(), (rule, model)
+            assert (workdir / f"results/tiny/logs/{rule}/{model}.log").read_text(), (rule, model)
+            assert (workdir / f"results/tiny/benchmarks/{rule}/{model}.tsv").exists(), (rule, model)
 
 
 def test_correction_fitted_and_halves_the_hot_bias(snakemake_run):
     workdir, _ = snakemake_run
-    data = json.loads((workdir / "results/correction/teff_correction.json").read_text())
+    data = json.loads((workdir / "results/tiny/correction/teff_correction.json").read_text())
     assert len(data["coefficients"]) == 3 and data["fit"]["n_used"] > 50
-    legacy = load_legacy_pickle(workdir / "results/correction/teff_correction_coeffs_deg2.pkl")
+    legacy = load_legacy_pickle(workdir / "results/tiny/correction/teff_correction_coeffs_deg2.pkl")
     assert legacy.coefficients == pytest.approx(data["coefficients"])
-    metrics = json.loads((workdir / "results/correction/metrics.json").read_text())
+    metrics = json.loads((workdir / "results/tiny/correction/metrics.json").read_text())
     hot = metrics["above_threshold"]
     assert hot["raw"]["bias"] < 0  # GSP-Phot reads hot stars too cool
     assert abs(hot["corrected"]["bias"]) <= 0.5 * abs(hot["raw"]["bias"])
@@ -67,23 +67,25 @@ def test_correction_fitted_and_halves_the_hot_bias(snakemake_run):
 
 def test_models_share_one_split_and_are_evaluated(snakemake_run):
     workdir, _ = snakemake_run
-    split = pl.read_parquet(workdir / "results/split/split.parquet")
+    split = pl.read_parquet(workdir / "results/tiny/split/split.parquet")
     for model in MODELS:
-        table = pl.read_parquet(workdir / f"results/features/{model}.parquet")
+        table = pl.read_parquet(workdir / f"results/tiny/features/{model}.parquet")
         joined = table.join(split, on="source_id", suffix="_shared")
         assert joined.height == table.height
         assert (joined["split"].cast(pl.String) == joined["split_shared"].cast(pl.String)).all()
-        meta = json.loads((workdir / f"results/models/{model}/metadata.json").read_text())
+        meta = json.loads((workdir / f"results/tiny/models/{model}/metadata.json").read_text())
         assert meta["features"] == TEST_CONFIG_MODELS[model]["features"]
         assert meta["training_rows"] == table.filter(pl.col("split") == "train").height
-        metrics = json.loads((workdir / f"results/models/{model}/metrics.json").read_text())
+        metrics = json.loads((workdir / f"results/tiny/models/{model}/metrics.json").read_text())
         test = metrics["splits"]["test"]
         assert test["vs_label"]["overall"]["n"] == table.filter(pl.col("split") == "test").height
         assert 0 < test["vs_label"]["overall"]["mae"] < 5000
         assert "vs_truth" in test and set(test["vs_label"]["per_bin"]) == set(
             ["0-4000", "4000-5000", "5000-6000", "6000-8000", "8000-50000"]
         )
-        assert "| test vs label |" in (workdir / f"results/models/{model}/metrics.md").read_text()
+        assert (
+            "| test vs label |" in (workdir / f"results/tiny/models/{model}/metrics.md").read_text()
+        )
 
 
 def test_complete_run_leaves_nothing_to_do(snakemake_run):
@@ -130,10 +132,10 @@ def test_local_source(workflow_dir, tiny_config):
     make_table(300).write_parquet(workflow_dir / "mine.parquet")
     tiny_config.update(source="local", local={"path": "mine.parquet"})
     cfg = write_config(workflow_dir / "local.yaml", tiny_config)
-    run_snakemake(workflow_dir, "results/photometry/summary.json", configfile=cfg)
-    summary = json.loads((workflow_dir / "results/photometry/summary.json").read_text())
+    run_snakemake(workflow_dir, "results/tiny/photometry/summary.json", configfile=cfg)
+    summary = json.loads((workflow_dir / "results/tiny/photometry/summary.json").read_text())
     assert summary["rows"] == 300
-    assert not (workflow_dir / "resources/photometry").exists()  # nothing simulated
+    assert not (workflow_dir / "resources/tiny/photometry").exists()  # nothing simulated
 
 
 def test_local_source_without_reference_asks_for_one(workflow_dir, tiny_config):
@@ -175,14 +177,14 @@ def test_huggingface_source_downloads_verifies_and_validates(tmp_path, tiny_conf
     repo = tiny_config["huggingface"]["repo_id"]
     hub_server.add_file("dataset", repo, tiny_config["huggingface"]["filename"], data)
     env = hub_server.client_env(tmp_path / "hf_home")
-    target = "results/photometry/summary.json"
+    target = "results/tiny/photometry/summary.json"
 
     good = tmp_path / "good"
     good.mkdir()
     tiny_config["source"] = "huggingface"
     tiny_config["huggingface"]["sha256"] = hashlib.sha256(data).hexdigest()
     run_snakemake(good, target, configfile=write_config(good / "c.yaml", tiny_config), env=env)
-    assert (good / "resources/photometry/eb_unified_photometry.parquet").read_bytes() == data
+    assert (good / "resources/tiny/photometry/eb_unified_photometry.parquet").read_bytes() == data
     assert json.loads((good / target).read_text())["rows"] == 400
     assert hub_server.requests_matching(method="GET")
 
@@ -193,7 +195,7 @@ def test_huggingface_source_downloads_verifies_and_validates(tmp_path, tiny_conf
     proc = run_snakemake(bad, target, configfile=cfg, env=env, check=False)
     assert proc.returncode != 0
     assert "sha256" in proc.stdout + proc.stderr
-    assert not (bad / "resources/photometry/eb_unified_photometry.parquet").exists()
+    assert not (bad / "resources/tiny/photometry/eb_unified_photometry.parquet").exists()
     assert not (bad / target).exists()
 
 
@@ -201,8 +203,8 @@ def test_catalogue_accounts_for_every_star(snakemake_run):
     from astropy.io import fits
 
     workdir, _ = snakemake_run
-    phot = pl.read_parquet(workdir / "resources/photometry/eb_unified_photometry.parquet")
-    cat = pl.read_parquet(workdir / "results/catalog/eb_teff_catalog.parquet")
+    phot = pl.read_parquet(workdir / "resources/tiny/photometry/eb_unified_photometry.parquet")
+    cat = pl.read_parquet(workdir / "results/tiny/catalog/eb_teff_catalog.parquet")
     assert cat.height == phot.height and cat["source_id"].n_unique() == cat.height
     assert set(cat["source_id"]) == set(phot["source_id"])
     for m in MODELS:
@@ -215,13 +217,13 @@ def test_catalogue_accounts_for_every_star(snakemake_run):
     expected = np.where(err < 300, "B", np.where(err < 500, "C", "D"))
     assert (ml["flag"].to_numpy() == expected).all()
     assert (cat.filter(cat["teff_best"].is_null())["flag"] == "X").all()
-    with fits.open(workdir / "results/catalog/eb_teff_catalog.fits") as hdul:
+    with fits.open(workdir / "results/tiny/catalog/eb_teff_catalog.fits") as hdul:
         hdu = hdul["EB_TEFF"]
         assert hdu.header["NAXIS2"] == cat.height and hdu.header["NSTARS"] == cat.height
         assert len(hdu.header["PHOTSHA"]) == 64 and hdu.header["MODEL1"] == MODELS[0]
         assert hdu.columns["teff_best"].unit == "K" and hdu.columns["ra"].unit == "deg"
         assert np.array_equal(hdu.data["source_id"], cat["source_id"].to_numpy())
-    summary = json.loads((workdir / "results/catalog/summary.json").read_text())
+    summary = json.loads((workdir / "results/tiny/catalog/summary.json").read_text())
     assert sum(summary["flags"].values()) == cat.height
 
 
@@ -229,7 +231,7 @@ def test_every_stage_keeps_each_star_once(snakemake_run):
     # the catalogue's accounting (above) at every stage before it: a star dropped or doubled
     # anywhere fails here, at the stage that did it
     workdir, _ = snakemake_run
-    phot = pl.read_parquet(workdir / "resources/photometry/eb_unified_photometry.parquet")
+    phot = pl.read_parquet(workdir / "resources/tiny/photometry/eb_unified_photometry.parquet")
     stars = set(phot["source_id"])
     labelled = set(phot.filter(pl.col("teff_gaia") != SENTINEL)["source_id"])
 
@@ -238,11 +240,11 @@ def test_every_stage_keeps_each_star_once(snakemake_run):
         assert table["source_id"].n_unique() == table.height, f"{path}: a star twice"
         return set(table["source_id"])
 
-    assert ids("results/split/split.parquet") == labelled  # every labelled star, one split
+    assert ids("results/tiny/split/split.parquet") == labelled  # every labelled star, one split
     for m in MODELS:
-        assert ids(f"results/predictions/{m}.parquet") == stars, m
-        usable = ids(f"results/features/{m}.parquet")
-        counts = json.loads((workdir / f"results/features/{m}.counts.json").read_text())
+        assert ids(f"results/tiny/predictions/{m}.parquet") == stars, m
+        usable = ids(f"results/tiny/features/{m}.parquet")
+        counts = json.loads((workdir / f"results/tiny/features/{m}.counts.json").read_text())
         assert usable <= labelled and counts["usable"] == len(usable), m
         # every labelled star is used or counted out, for a reason
         out = counts["missing_features"] + counts["label_out_of_range"]
@@ -257,12 +259,12 @@ def test_catalogue_is_the_same_whatever_the_chunk_count(snakemake_run, tmp_path,
     shutil.copytree(workdir, copy, symlinks=True)
     tiny_config["predict"]["chunks"] = 3
     cfg = write_config(tmp_path / "three.yaml", tiny_config)
-    proc = run_snakemake(copy, "results/catalog/eb_teff_catalog.parquet", configfile=cfg)
+    proc = run_snakemake(copy, "results/tiny/catalog/eb_teff_catalog.parquet", configfile=cfg)
     out = proc.stdout + proc.stderr
     assert "predict_chunk" in out and "train_model" not in out  # only prediction reran
     for path in (
-        "results/catalog/eb_teff_catalog.parquet",
-        *[f"results/predictions/{m}.parquet" for m in MODELS],
+        "results/tiny/catalog/eb_teff_catalog.parquet",
+        *[f"results/tiny/predictions/{m}.parquet" for m in MODELS],
     ):
         assert (copy / path).read_bytes() == (workdir / path).read_bytes(), path
 
@@ -283,10 +285,10 @@ def _within_bounds(st: dict) -> bool:
 def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
     workdir, _ = snakemake_run
     reports = {
-        m: json.loads((workdir / f"results/calibration/{m}.json").read_text())["test"]
+        m: json.loads((workdir / f"results/tiny/calibration/{m}.json").read_text())["test"]
         for m in MODELS
     }
-    best = json.loads((workdir / "results/calibration/teff_best.json").read_text())
+    best = json.loads((workdir / "results/tiny/calibration/teff_best.json").read_text())
     reports["teff_best"] = {"by_predicted_bin": best["test_by_predicted_bin"]}
     for name, rep in reports.items():
         overall = rep["by_predicted_bin"]["overall"]
@@ -297,7 +299,7 @@ def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
         if "raw_tree_spread" in rep:  # the trees alone are over-confident
             assert rep["raw_tree_spread"]["overall"]["within_1sigma"] < 0.5, name
         cal = (
-            json.loads((workdir / f"results/models/{name}/calibration.json").read_text())
+            json.loads((workdir / f"results/tiny/models/{name}/calibration.json").read_text())
             if name in MODELS
             else None
         )
