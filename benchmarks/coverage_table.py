@@ -1,6 +1,6 @@
 """Print the test-split coverage of the calibrated uncertainties as Markdown tables.
 
-Reads ``results/calibration/{model}.json`` and ``results/calibration/teff_best.json`` of a
+Reads ``results/<run>/calibration/{model}.json`` and ``teff_best.json`` of a
 finished run: per model and for ``teff_best``, the fraction of test stars within 1 and 2 sigma,
 overall and per Teff bin (of the prediction, and of the label). Cells outside 68.27 +/- 3 and
 95.45 +/- 2 points are marked with an asterisk.
@@ -40,7 +40,7 @@ def table(rows: dict[str, dict], title: str) -> str:
 
 
 def main(argv: list[str]) -> None:
-    results = Path(argv[0] if argv else "results")
+    results = Path(argv[0] if argv else "results/simulate")
     cal = results / "calibration"
     best = json.loads((cal / "teff_best.json").read_text())
     models = {

@@ -4,9 +4,10 @@ A random forest's first k trees are exactly the forest scikit-learn would train 
 ``n_estimators=k`` (same random_state: the per-tree seeds are drawn in sequence), so one trained
 model gives the whole curve. Run after the workflow has trained the model:
 
-    python benchmarks/model_size.py results gaia_teff_corrected_log [--trees 25,50,100,200,300]
+    python benchmarks/model_size.py results/simulate gaia_teff_corrected_log \
+        [--trees 25,50,100,200,300]
 
-Prints a Markdown table and writes results/benchmarks/model_size/{model}.json. With --pickle it
+Prints a Markdown table and writes <results>/benchmarks/model_size/{model}.json. With --pickle it
 also writes the scikit-learn pickle of the full forest (joblib, uncompressed) to measure its size.
 """
 
@@ -31,7 +32,7 @@ from ebteff.forest import load_forest, predict_trees, save_forest  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("results", type=Path, help="the workflow's results/ folder")
+    ap.add_argument("results", type=Path, help="a run's results folder, e.g. results/simulate")
     ap.add_argument("model", help="model name (a key of config models:)")
     ap.add_argument("--trees", default="25,50,100,150,200,250,300")
     ap.add_argument("--pickle", action="store_true", help="also measure a joblib pickle")

@@ -9,8 +9,8 @@
    process; peak RSS (ru_maxrss) after loading the forest and at the end.
 
 Usage:
-    python benchmarks/predict_cost.py results/models/gaia_teff_corrected_log \
-        resources/photometry/eb_unified_photometry.parquet --rows 200000,2179680
+    python benchmarks/predict_cost.py results/simulate/models/gaia_teff_corrected_log \
+        resources/simulate/photometry/eb_unified_photometry.parquet --rows 200000,2179680
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ writes a Markdown summary:
 Usage (the full benchmark, about an hour and a half on 2 cores):
 
     python benchmarks/workflow_scaling.py --sizes 200000,1000000,2179680 \
-        --workdir /tmp/ebteff-bench --output results/benchmarks/summary.md
+        --workdir /tmp/ebteff-bench --output results/full/benchmarks/summary.md
 
 ``--summarise-only`` rebuilds the summary from existing working directories; a size that already
 has a finished run there is not run again unless ``--rerun``. Extra arguments go to Snakemake.
@@ -65,7 +65,9 @@ def run_size(n_stars: int, workdir: Path, cores: int, extra: list[str]) -> float
 
 def read_benchmarks(workdir: Path) -> list[dict]:
     """One record per benchmark file: rule, instance (wildcards), wall s, CPU s, peak RSS MB."""
-    root = workdir / "results" / "benchmarks"
+    # full.yaml names its run; the run's files are below results/<run>/
+    run = yaml.safe_load((REPO / "config" / "full.yaml").read_text()).get("run") or "simulate"
+    root = workdir / "results" / run / "benchmarks"
     records = []
     for path in sorted(root.rglob("*.tsv")):
         rel = path.relative_to(root).with_suffix("")
@@ -182,7 +184,9 @@ def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default=f"200000,1000000,{FULL_SIZE}")
     ap.add_argument("--workdir", default="/tmp/ebteff-bench", type=Path)
-    ap.add_argument("--output", default=REPO / "results" / "benchmarks" / "summary.md", type=Path)
+    ap.add_argument(
+        "--output", default=REPO / "results" / "full" / "benchmarks" / "summary.md", type=Path
+    )
     ap.add_argument("--cores", default=2, type=int)
     ap.add_argument("--summarise-only", action="store_true", help="only rebuild the summary")
     ap.add_argument("--rerun", action="store_true", help="run sizes that already have results")
