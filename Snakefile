@@ -20,12 +20,6 @@ report: "report/workflow.rst"
 
 validate_config(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
 
-# Every path of this run lives below these two folders (config `run`), so that runs of other
-# configurations never touch its files.
-RUN = run_name(config)
-RESULTS = f"results/{RUN}"
-RESOURCES = f"resources/{RUN}"
-
 
 scattergather:
     chunks=config["predict"]["chunks"],

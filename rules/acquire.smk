@@ -10,9 +10,9 @@ if config["source"] == "simulate":
             truth=TRUTH,
             reference=REFERENCE,
         log:
-            RESULTS + "/logs/simulate_photometry.log",
+            results_path("logs/simulate_photometry.log"),
         benchmark:
-            RESULTS + "/benchmarks/simulate_photometry.tsv"
+            results_path("benchmarks/simulate_photometry.tsv")
         conda:
             "../envs/data.yaml"
         threads: 1
@@ -38,7 +38,7 @@ elif config["source"] == "huggingface":
         output:
             photometry=PHOTOMETRY,
         log:
-            RESULTS + "/logs/download_photometry.log",
+            results_path("logs/download_photometry.log"),
         retries: 1
         conda:
             "../envs/data.yaml"

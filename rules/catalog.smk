@@ -7,18 +7,20 @@ rule build_catalog:
         summary=PHOTOMETRY_SUMMARY,
         correction=CORRECTION_JSON,
         split=SPLIT,
-        predictions=expand(RESULTS + "/predictions/{model}.parquet", model=MODELS),
-        calibrations=expand(RESULTS + "/models/{model}/calibration.json", model=MODELS),
-        models=expand(RESULTS + "/models/{model}/model.parquet", model=MODELS),
+        predictions=expand(results_path("predictions/{model}.parquet"), model=MODELS),
+        calibrations=expand(
+            results_path("models/{model}/calibration.json"), model=MODELS
+        ),
+        models=expand(results_path("models/{model}/model.parquet"), model=MODELS),
     output:
         fits=CATALOG_FITS,
         parquet=CATALOG_PARQUET,
         summary=CATALOG_SUMMARY,
-        best_calibration=RESULTS + "/calibration/teff_best.json",
+        best_calibration=results_path("calibration/teff_best.json"),
     log:
-        RESULTS + "/logs/build_catalog.log",
+        results_path("logs/build_catalog.log"),
     benchmark:
-        RESULTS + "/benchmarks/build_catalog.tsv"
+        results_path("benchmarks/build_catalog.tsv")
     conda:
         "../envs/publish.yaml"
     threads: 1

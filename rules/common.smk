@@ -3,13 +3,30 @@
 import json as _json
 import hashlib as _hashlib
 
-PHOTOMETRY = RESOURCES + "/photometry/eb_unified_photometry.parquet"
-TRUTH = RESOURCES + "/photometry/truth.parquet"
-REFERENCE = RESOURCES + "/reference/teff_reference.parquet"
-PHOTOMETRY_SUMMARY = RESULTS + "/photometry/summary.json"
-CORRECTION_JSON = RESULTS + "/correction/teff_correction.json"
-CORRECTION_PKL = RESULTS + "/correction/teff_correction_coeffs_deg2.pkl"
-SPLIT = RESULTS + "/split/split.parquet"
+# Every path of this run lives below these two folders (config `run`), so that runs of other
+# configurations never touch its files.
+RUN = run_name(config)
+RESULTS = f"results/{RUN}"
+RESOURCES = f"resources/{RUN}"
+
+
+def results_path(path):
+    """``path`` below this run's results folder (wildcards in ``path`` are left as they are)."""
+    return f"{RESULTS}/{path}"
+
+
+def resources_path(path):
+    """``path`` below this run's resources folder."""
+    return f"{RESOURCES}/{path}"
+
+
+PHOTOMETRY = resources_path("photometry/eb_unified_photometry.parquet")
+TRUTH = resources_path("photometry/truth.parquet")
+REFERENCE = resources_path("reference/teff_reference.parquet")
+PHOTOMETRY_SUMMARY = results_path("photometry/summary.json")
+CORRECTION_JSON = results_path("correction/teff_correction.json")
+CORRECTION_PKL = results_path("correction/teff_correction_coeffs_deg2.pkl")
+SPLIT = results_path("split/split.parquet")
 MODELS = list(config["models"])
 
 
@@ -18,10 +35,11 @@ wildcard_constraints:
 
 
 def config_hash():
-    """Short sha256 of the resolved config, recorded in provenance. Left out: `publish` and
-    `resources` (where results go and how much memory jobs ask for change none of them).
+    """Short sha256 of the resolved config, recorded in provenance. Left out: `run`, `publish`
+    and `resources` (the run's name, where results go and how much memory jobs ask for change
+    none of them).
     """
-    settings = {k: v for k, v in config.items() if k not in ("publish", "resources")}
+    settings = {k: v for k, v in config.items() if k not in ("run", "publish", "resources")}
     text = _json.dumps(settings, sort_keys=True, default=str)
     return _hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -85,10 +103,10 @@ def model_outputs(name):
     ]
 
 
-CATALOG_FITS = RESULTS + "/catalog/eb_teff_catalog.fits"
-CATALOG_PARQUET = RESULTS + "/catalog/eb_teff_catalog.parquet"
-CATALOG_SUMMARY = RESULTS + "/catalog/summary.json"
-PLOTS = RESULTS + "/plots"
+CATALOG_FITS = results_path("catalog/eb_teff_catalog.fits")
+CATALOG_PARQUET = results_path("catalog/eb_teff_catalog.parquet")
+CATALOG_SUMMARY = results_path("catalog/summary.json")
+PLOTS = results_path("plots")
 
 
 def plot_targets():
@@ -126,7 +144,7 @@ def all_targets():
     """Everything `snakemake` builds by default."""
     targets = [PHOTOMETRY_SUMMARY, CORRECTION_JSON, CORRECTION_PKL]
     if simulated():
-        targets.append(RESULTS + "/correction/metrics.json")
+        targets.append(results_path("correction/metrics.json"))
     for name in MODELS:
         targets += model_outputs(name)
         targets += [
@@ -176,7 +194,7 @@ def attempt_number(wildcards, attempt):
 
 # -- publishing, and models from the Hub (rules/publish.smk, rules/train.smk) -----------------
 
-PUBLISH = RESULTS + "/publish"
+PUBLISH = results_path("publish")
 MODEL_SOURCE = config["model_source"]
 
 
@@ -199,20 +217,20 @@ def publish_inputs(wildcards=None):
         "photometry_summary": PHOTOMETRY_SUMMARY,
         "catalog_fits": CATALOG_FITS,
         "catalog_summary": CATALOG_SUMMARY,
-        "best_calibration": RESULTS + "/calibration/teff_best.json",
+        "best_calibration": results_path("calibration/teff_best.json"),
         "correction_json": CORRECTION_JSON,
         "correction_pkl": CORRECTION_PKL,
-        "split_counts": RESULTS + "/split/counts.json",
+        "split_counts": results_path("split/counts.json"),
     }
     if simulated():
-        files["correction_metrics"] = RESULTS + "/correction/metrics.json"
+        files["correction_metrics"] = results_path("correction/metrics.json")
     per_model = {
-        "model": RESULTS + "/models/{model}/model.parquet",
-        "metadata": RESULTS + "/models/{model}/metadata.json",
-        "calibration": RESULTS + "/models/{model}/calibration.json",
-        "metrics": RESULTS + "/models/{model}/metrics.json",
-        "calibration_report": RESULTS + "/calibration/{model}.json",
-        "feature_counts": RESULTS + "/features/{model}.counts.json",
+        "model": results_path("models/{model}/model.parquet"),
+        "metadata": results_path("models/{model}/metadata.json"),
+        "calibration": results_path("models/{model}/calibration.json"),
+        "metrics": results_path("models/{model}/metrics.json"),
+        "calibration_report": results_path("calibration/{model}.json"),
+        "feature_counts": results_path("features/{model}.counts.json"),
     }
     for key, pattern in per_model.items():
         files[f"model_{key}"] = expand(pattern, model=MODELS)

@@ -13,15 +13,15 @@ if config["correction"]["mode"] == "fit":
             json=CORRECTION_JSON,
             pkl=CORRECTION_PKL,
             plot=report(
-                RESULTS + "/correction/teff_correction.png",
+                results_path("correction/teff_correction.png"),
                 caption="../report/correction.rst",
                 category="1 Correction",
                 labels={"figure": "hot-star correction fit"},
             ),
         log:
-            RESULTS + "/logs/fit_correction.log",
+            results_path("logs/fit_correction.log"),
         benchmark:
-            RESULTS + "/benchmarks/fit_correction.tsv"
+            results_path("benchmarks/fit_correction.tsv")
         conda:
             "../envs/data.yaml"
         threads: 1
@@ -48,7 +48,7 @@ else:
             json=CORRECTION_JSON,
             pkl=CORRECTION_PKL,
         log:
-            RESULTS + "/logs/load_correction.log",
+            results_path("logs/load_correction.log"),
         conda:
             "../envs/data.yaml"
         threads: 1
@@ -68,11 +68,11 @@ rule evaluate_correction:
         photometry=photometry_path,
         correction=CORRECTION_JSON,
     output:
-        metrics=RESULTS + "/correction/metrics.json",
+        metrics=results_path("correction/metrics.json"),
     log:
-        RESULTS + "/logs/evaluate_correction.log",
+        results_path("logs/evaluate_correction.log"),
     benchmark:
-        RESULTS + "/benchmarks/evaluate_correction.tsv"
+        results_path("benchmarks/evaluate_correction.tsv")
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -7,11 +7,11 @@ rule make_split:
         summary=PHOTOMETRY_SUMMARY,
     output:
         split=SPLIT,
-        counts=RESULTS + "/split/counts.json",
+        counts=results_path("split/counts.json"),
     log:
-        RESULTS + "/logs/make_split.log",
+        results_path("logs/make_split.log"),
     benchmark:
-        RESULTS + "/benchmarks/make_split.tsv"
+        results_path("benchmarks/make_split.tsv")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -34,12 +34,12 @@ rule build_features:
         split=SPLIT,
         correction=CORRECTION_JSON,
     output:
-        table=RESULTS + "/features/{model}.parquet",
-        counts=RESULTS + "/features/{model}.counts.json",
+        table=results_path("features/{model}.parquet"),
+        counts=results_path("features/{model}.counts.json"),
     log:
-        RESULTS + "/logs/build_features/{model}.log",
+        results_path("logs/build_features/{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/build_features/{model}.tsv"
+        results_path("benchmarks/build_features/{model}.tsv")
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -10,15 +10,15 @@ localrules:
 
 rule predict_chunk:
     input:
-        model=RESULTS + "/models/{model}/model.parquet",
+        model=results_path("models/{model}/model.parquet"),
         photometry=photometry_path,
         summary=PHOTOMETRY_SUMMARY,
     output:
-        temp(RESULTS + "/predictions/chunks/{model}/{scatteritem}.parquet"),
+        temp(results_path("predictions/chunks/{model}/{scatteritem}.parquet")),
     log:
-        RESULTS + "/logs/predict_chunk/{model}/{scatteritem}.log",
+        results_path("logs/predict_chunk/{model}/{scatteritem}.log"),
     benchmark:
-        RESULTS + "/benchmarks/predict_chunk/{model}/{scatteritem}.tsv"
+        results_path("benchmarks/predict_chunk/{model}/{scatteritem}.tsv")
     conda:
         "../envs/ml.yaml"
     threads: config["predict"]["threads"]
@@ -38,14 +38,14 @@ rule predict_chunk:
 rule gather_predictions:
     input:
         chunks=gather.chunks(
-            RESULTS + "/predictions/chunks/{{model}}/{scatteritem}.parquet"
+            results_path("predictions/chunks/{{model}}/{scatteritem}.parquet")
         ),
     output:
-        predictions=RESULTS + "/predictions/{model}.parquet",
+        predictions=results_path("predictions/{model}.parquet"),
     log:
-        RESULTS + "/logs/gather_predictions/{model}.log",
+        results_path("logs/gather_predictions/{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/gather_predictions/{model}.tsv"
+        results_path("benchmarks/gather_predictions/{model}.tsv")
     conda:
         "../envs/ml.yaml"
     threads: 1
@@ -60,16 +60,16 @@ rule gather_predictions:
 
 rule calibrate_model:
     input:
-        predictions=RESULTS + "/predictions/{model}.parquet",
-        table=RESULTS + "/features/{model}.parquet",
+        predictions=results_path("predictions/{model}.parquet"),
+        table=results_path("features/{model}.parquet"),
         correction=CORRECTION_JSON,
     output:
-        calibration=RESULTS + "/models/{model}/calibration.json",
-        report=RESULTS + "/calibration/{model}.json",
+        calibration=results_path("models/{model}/calibration.json"),
+        report=results_path("calibration/{model}.json"),
     log:
-        RESULTS + "/logs/calibrate_model/{model}.log",
+        results_path("logs/calibrate_model/{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/calibrate_model/{model}.tsv"
+        results_path("benchmarks/calibrate_model/{model}.tsv")
     conda:
         "../envs/ml.yaml"
     threads: 1

@@ -16,9 +16,9 @@ rule stage_publish:
         models=directory(f"{PUBLISH}/models"),
         manifest=f"{PUBLISH}/manifest.json",
     log:
-        RESULTS + "/logs/stage_publish.log",
+        results_path("logs/stage_publish.log"),
     benchmark:
-        RESULTS + "/benchmarks/stage_publish.tsv"
+        results_path("benchmarks/stage_publish.tsv")
     conda:
         "../envs/publish.yaml"
     threads: 1
@@ -40,7 +40,7 @@ rule upload_publish:
     output:
         report=f"{PUBLISH}/upload.json",
     log:
-        RESULTS + "/logs/upload_publish.log",
+        results_path("logs/upload_publish.log"),
     retries: 1
     conda:
         "../envs/publish.yaml"

@@ -36,9 +36,9 @@ rule plot_catalog:
             labels={"figure": "sky coverage"},
         ),
     log:
-        RESULTS + "/logs/plot_catalog.log",
+        results_path("logs/plot_catalog.log"),
     benchmark:
-        RESULTS + "/benchmarks/plot_catalog.tsv"
+        results_path("benchmarks/plot_catalog.tsv")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -56,9 +56,9 @@ rule plot_catalog:
 rule plot_model_accuracy:
     input:
         unpack(truth_input),
-        table=RESULTS + "/features/{model}.parquet",
-        predictions=RESULTS + "/predictions/{model}.parquet",
-        metrics=RESULTS + "/models/{model}/metrics.json",
+        table=results_path("features/{model}.parquet"),
+        predictions=results_path("predictions/{model}.parquet"),
+        metrics=results_path("models/{model}/metrics.json"),
     output:
         plot=report(
             f"{PLOTS}/accuracy/{{model}}.png",
@@ -68,9 +68,9 @@ rule plot_model_accuracy:
             labels={"model": "{model}"},
         ),
     log:
-        RESULTS + "/logs/plot_model_accuracy/{model}.log",
+        results_path("logs/plot_model_accuracy/{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/plot_model_accuracy/{model}.tsv"
+        results_path("benchmarks/plot_model_accuracy/{model}.tsv")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -87,10 +87,10 @@ rule plot_model_accuracy:
 
 rule plot_metrics:
     input:
-        metrics=expand(RESULTS + "/models/{model}/metrics.json", model=MODELS),
-        calibrations=expand(RESULTS + "/calibration/{model}.json", model=MODELS),
-        best_calibration=RESULTS + "/calibration/teff_best.json",
-        metadata=expand(RESULTS + "/models/{model}/metadata.json", model=MODELS),
+        metrics=expand(results_path("models/{model}/metrics.json"), model=MODELS),
+        calibrations=expand(results_path("calibration/{model}.json"), model=MODELS),
+        best_calibration=results_path("calibration/teff_best.json"),
+        metadata=expand(results_path("models/{model}/metadata.json"), model=MODELS),
     output:
         binned=report(
             f"{PLOTS}/metrics_per_bin.png",
@@ -118,9 +118,9 @@ rule plot_metrics:
             labels={"figure": "feature importances"},
         ),
     log:
-        RESULTS + "/logs/plot_metrics.log",
+        results_path("logs/plot_metrics.log"),
     benchmark:
-        RESULTS + "/benchmarks/plot_metrics.tsv"
+        results_path("benchmarks/plot_metrics.tsv")
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -6,14 +6,14 @@ if MODEL_SOURCE["source"] == "train":
 
     rule train_model:
         input:
-            table=RESULTS + "/features/{model}.parquet",
+            table=results_path("features/{model}.parquet"),
         output:
-            model=RESULTS + "/models/{model}/model.parquet",
-            metadata=RESULTS + "/models/{model}/metadata.json",
+            model=results_path("models/{model}/model.parquet"),
+            metadata=results_path("models/{model}/metadata.json"),
         log:
-            RESULTS + "/logs/train_model/{model}.log",
+            results_path("logs/train_model/{model}.log"),
         benchmark:
-            RESULTS + "/benchmarks/train_model/{model}.tsv"
+            results_path("benchmarks/train_model/{model}.tsv")
         conda:
             "../envs/ml.yaml"
         threads: config["training"]["threads"]
@@ -34,10 +34,10 @@ else:
 
     rule download_model:
         output:
-            model=RESULTS + "/models/{model}/model.parquet",
-            metadata=RESULTS + "/models/{model}/metadata.json",
+            model=results_path("models/{model}/model.parquet"),
+            metadata=results_path("models/{model}/metadata.json"),
         log:
-            RESULTS + "/logs/download_model/{model}.log",
+            results_path("logs/download_model/{model}.log"),
         retries: 1
         conda:
             "../envs/publish.yaml"
@@ -54,16 +54,16 @@ else:
 rule evaluate_model:
     input:
         unpack(truth_input),
-        table=RESULTS + "/features/{model}.parquet",
+        table=results_path("features/{model}.parquet"),
         # the catalogue's predictions of the split's stars: evaluation predicts nothing again
-        predictions=RESULTS + "/predictions/{model}.parquet",
+        predictions=results_path("predictions/{model}.parquet"),
     output:
-        metrics=RESULTS + "/models/{model}/metrics.json",
-        markdown=RESULTS + "/models/{model}/metrics.md",
+        metrics=results_path("models/{model}/metrics.json"),
+        markdown=results_path("models/{model}/metrics.md"),
     log:
-        RESULTS + "/logs/evaluate_model/{model}.log",
+        results_path("logs/evaluate_model/{model}.log"),
     benchmark:
-        RESULTS + "/benchmarks/evaluate_model/{model}.tsv"
+        results_path("benchmarks/evaluate_model/{model}.tsv")
     conda:
         "../envs/ml.yaml"
     threads: 1

@@ -8,9 +8,9 @@ rule validate_photometry:
     output:
         summary=PHOTOMETRY_SUMMARY,
     log:
-        RESULTS + "/logs/validate_photometry.log",
+        results_path("logs/validate_photometry.log"),
     benchmark:
-        RESULTS + "/benchmarks/validate_photometry.tsv"
+        results_path("benchmarks/validate_photometry.tsv")
     conda:
         "../envs/data.yaml"
     threads: 1
