@@ -39,7 +39,9 @@ def config_hash():
     and `resources` (the run's name, where results go and how much memory jobs ask for change
     none of them).
     """
-    settings = {k: v for k, v in config.items() if k not in ("run", "publish", "resources")}
+    settings = {
+        k: v for k, v in config.items() if k not in ("run", "publish", "resources")
+    }
     text = _json.dumps(settings, sort_keys=True, default=str)
     return _hashlib.sha256(text.encode()).hexdigest()[:16]
 
