@@ -258,14 +258,19 @@ def legacy_download(wildcards):
     """Path in model_source.repo_id and sha256 pin of a model's pickle (for the download)."""
     entry = LEGACY[wildcards.model]
     if not entry.get("file"):
-        raise WorkflowError(f"model_source.legacy.{wildcards.model} is a local file (path)")
+        raise WorkflowError(
+            f"model_source.legacy.{wildcards.model} is a local file (path)"
+        )
     return entry
 
 
 def legacy_origin(wildcards):
     """Where a model's pickle comes from and its pin, recorded in the model's metadata."""
     entry = LEGACY[wildcards.model]
-    origin = {"sha256": entry["sha256"], "key": f"model_source.legacy.{wildcards.model}.sha256"}
+    origin = {
+        "sha256": entry["sha256"],
+        "key": f"model_source.legacy.{wildcards.model}.sha256",
+    }
     if entry.get("file"):
         origin.update(
             repo_id=MODEL_SOURCE["repo_id"],
