@@ -56,7 +56,18 @@ class UnsafePickleError(PickleError):
     """A pickle asked for something outside the allow-list of what such a file may hold."""
 
 
+#: How messages name each allow-list.
+DESCRIPTIONS = {
+    NUMPY_GLOBALS: "numpy arrays and numpy.polynomial.Polynomial",
+    FOREST_GLOBALS: (
+        "scikit-learn's RandomForestRegressor, DecisionTreeRegressor and Tree, and numpy arrays"
+    ),
+}
+
+
 def _allowed_text(allowed: frozenset) -> str:
+    if allowed in DESCRIPTIONS:
+        return DESCRIPTIONS[allowed]
     return ", ".join(f"{m}.{n}" for m, n in sorted(allowed) if m != "copyreg")
 
 
@@ -65,8 +76,8 @@ def _unpickler_classes(allowed: frozenset, what: str):
 
     def refuse(module, name):
         raise UnsafePickleError(
-            f"refusing to load {module}.{name} from {what}: it may hold only "
-            f"{_allowed_text(allowed)} (a pickle can run arbitrary code when loaded)"
+            f"refusing to load {module}.{name} from {what}: only {_allowed_text(allowed)} are "
+            "allowed (a pickle can run arbitrary code when loaded)"
         )
 
     def restricted(base):

@@ -98,7 +98,7 @@ def test_huggingface_source_reaches_the_catalogue_with_the_published_pickle(
     # exactly what a user types (tiny sizes from the test config): no other change
     run_snakemake(workdir, "--config", "source=huggingface", env=hub_env(hub_server, tmp_path))
 
-    phot = pl.read_parquet(workdir / "eb_unified_photometry.parquet")
+    phot = pl.read_parquet(workdir / "resources/photometry/eb_unified_photometry.parquet")
     cat = pl.read_parquet(workdir / CATALOG)
     assert cat.height == phot.height == TINY["simulate"]["n_stars"]
     assert cat["source_id"].n_unique() == cat.height
