@@ -182,3 +182,34 @@ def test_fit_reports_whether_the_correction_is_monotonic():
     assert fit_correction(x, Polynomial(KNOWN)(x), floor=8000).monotonic
     turning = Polynomial((-20000.0, 4.0, -8e-5))  # peaks at 25,000 K
     assert not fit_correction(x, turning(x), floor=8000).monotonic
+
+
+def test_correction_origin_names_what_the_run_used():
+    from ebteff.correction import correction_origin
+
+    fit = {"origin": {"method": "fit", "reference": "ref.parquet", "reference_sha256": "a" * 64}}
+    assert correction_origin(fit) == {
+        "method": "fit",
+        "used": "ref.parquet",
+        "sha256": "a" * 64,
+        "reference": "ref.parquet",
+        "reference_sha256": "a" * 64,
+    }
+    published = {
+        "origin": {
+            "method": "load",
+            "from": "published",
+            "repo_id": "Dedulek/gaia-eb-teff-datasets",
+            "revision": "main",
+            "file": "correction/teff_correction_coeffs_deg2.pkl",
+            "sha256": "b" * 64,
+        }
+    }
+    out = correction_origin(published)
+    assert out["used"] == (
+        "Dedulek/gaia-eb-teff-datasets@main:correction/teff_correction_coeffs_deg2.pkl"
+    )
+    assert out["method"] == "load" and out["sha256"] == "b" * 64
+    local = {"origin": {"method": "load", "from": "file", "file": "c.json", "sha256": "c" * 64}}
+    assert correction_origin(local)["used"] == "c.json"
+    assert correction_origin({})["method"] == "unknown"  # a correction file from before origins
