@@ -63,6 +63,30 @@ def truth_input(wildcards=None):
     return {"truth": TRUTH} if simulated() else {}
 
 
+PUBLISHED_CORRECTION = "resources/correction/published_correction"
+PUBLISHED_CORRECTION_SOURCE = "resources/correction/published_correction.json"
+
+
+def correction_method():
+    """How this run gets its hot-star correction: 'fit', 'load' (correction.file) or 'published'.
+
+    auto: a reference table given -> fit on it; a correction file given -> load it; simulated
+    photometry -> fit on the simulated reference sample; otherwise (real data, nothing given) ->
+    load the correction published in the dataset repository.
+    """
+    c = config["correction"]
+    mode = c["mode"]
+    if mode == "fit":
+        return "fit"
+    if mode == "load":
+        return "load" if c["file"] else "published"
+    if c["reference"]:
+        return "fit"
+    if c["file"]:
+        return "load"
+    return "fit" if simulated() else "published"
+
+
 def reference_path(wildcards=None):
     """Reference Teff table for fitting the correction."""
     if config["correction"]["reference"]:
@@ -72,8 +96,24 @@ def reference_path(wildcards=None):
     raise WorkflowError(
         "correction.mode is 'fit' but no reference table is configured: set "
         "correction.reference to a Parquet file with source_id and teff_ref, or use "
-        "correction.mode: load with correction.file"
+        "correction.mode: auto (the default) or load, which read the correction published in "
+        "the dataset repository (correction.published) or correction.file"
     )
+
+
+def correction_file_inputs(wildcards=None):
+    """The file load_correction reads: correction.file, or the published one and its record."""
+    if correction_method() == "load":
+        return {"file": config["correction"]["file"]}
+    return {"file": PUBLISHED_CORRECTION, "source": PUBLISHED_CORRECTION_SOURCE}
+
+
+def correction_pin():
+    """The sha256 pin of the file loaded, and its config key (the pin is optional)."""
+    c = config["correction"]
+    if correction_method() == "load":
+        return {"sha256": c["file_sha256"], "key": "correction.file_sha256"}
+    return {"sha256": c["published"]["sha256"], "key": "correction.published.sha256"}
 
 
 def correction_params():
@@ -210,6 +250,61 @@ def published_model_pins(wildcards):
         )
     except UnpinnedModelError as err:
         raise WorkflowError(str(err)) from None
+
+
+def _legacy_entries():
+    """model_source.legacy, checked for every model before anything runs (pins required)."""
+    from ebteff.legacy import LegacyModelError, legacy_entry
+
+    try:
+        return {
+            m: legacy_entry(MODEL_SOURCE["legacy"], m, MODEL_SOURCE["repo_id"])
+            for m in MODELS
+        }
+    except LegacyModelError as err:
+        raise WorkflowError(str(err)) from None
+
+
+LEGACY = _legacy_entries() if MODEL_SOURCE["source"] == "legacy" else {}
+
+
+def legacy_pickle(wildcards):
+    """A model's legacy forest pickle: the local file, or where download_legacy_model puts it."""
+    entry = LEGACY[wildcards.model]
+    return entry.get("path") or f"resources/models/legacy/{wildcards.model}.pkl"
+
+
+def legacy_download(wildcards):
+    """Path in model_source.repo_id and sha256 pin of a model's pickle (for the download)."""
+    entry = LEGACY[wildcards.model]
+    if not entry.get("file"):
+        raise WorkflowError(
+            f"model_source.legacy.{wildcards.model} is a local file (path)"
+        )
+    return entry
+
+
+def legacy_origin(wildcards):
+    """Where a model's pickle comes from and its pin, recorded in the model's metadata."""
+    entry = LEGACY[wildcards.model]
+    origin = {
+        "sha256": entry["sha256"],
+        "key": f"model_source.legacy.{wildcards.model}.sha256",
+    }
+    if entry.get("file"):
+        origin.update(
+            repo_id=MODEL_SOURCE["repo_id"],
+            revision=MODEL_SOURCE["revision"],
+            file=entry["file"],
+        )
+    else:
+        origin["path"] = entry["path"]
+    return origin
+
+
+def legacy_mem_mb(wildcards, input, attempt):
+    """The unpickled forest (about twice its pickle) and its node table; more on each retry."""
+    return int((1000 + 3 * os.path.getsize(input.pickle) / 1e6) * attempt)
 
 
 def publish_inputs(wildcards=None):

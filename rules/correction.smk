@@ -1,8 +1,9 @@
-# Stage 2: the hot-star Teff correction, fitted on a reference table or loaded from a file.
+# Stage 2: the hot-star Teff correction, fitted on a reference table or loaded from a file (a
+# local one, or the one published in the dataset repository; correction_method in common.smk).
 # Either way the result is results/correction/teff_correction.json, which every later stage reads.
 
 
-if config["correction"]["mode"] == "fit":
+if correction_method() == "fit":
 
     rule fit_correction:
         input:
@@ -37,13 +38,36 @@ if config["correction"]["mode"] == "fit":
 
 else:
 
+    if correction_method() == "published":
+
+        localrules:
+            download_correction,
+
+        rule download_correction:
+            output:
+                file=PUBLISHED_CORRECTION,
+                source=PUBLISHED_CORRECTION_SOURCE,
+            log:
+                "results/logs/download_correction.log",
+            retries: 1
+            conda:
+                "../envs/data.yaml"
+            params:
+                repo_id=config["huggingface"]["repo_id"],
+                revision=config["huggingface"]["revision"],
+                filenames=config["correction"]["published"]["filenames"],
+                sha256=config["correction"]["published"]["sha256"],
+                retries=config["huggingface"]["retries"],
+            script:
+                "../scripts/download_correction.py"
+
     # Reads and rewrites a few coefficients: not worth a cluster job's queueing.
     localrules:
         load_correction,
 
     rule load_correction:
         input:
-            file=config["correction"]["file"],
+            unpack(correction_file_inputs),
         output:
             json=CORRECTION_JSON,
             pkl=CORRECTION_PKL,
@@ -57,7 +81,7 @@ else:
             runtime=5,
         params:
             settings=correction_params(),
-            sha256=config["correction"]["file_sha256"],
+            pin=correction_pin(),
         script:
             "../scripts/load_correction.py"
 

@@ -1,5 +1,6 @@
 # Stage 4: train each model on the shared training split, or (model_source: huggingface)
-# download a published one, sha256-pinned; then evaluate it on the test split.
+# download a published one, sha256-pinned, or (model_source: legacy) convert the earlier
+# pipeline's pinned forest pickle to a node table; then evaluate it on the test split.
 
 
 if MODEL_SOURCE["source"] == "train":
@@ -26,6 +27,51 @@ if MODEL_SOURCE["source"] == "train":
             spec=model_spec,
         script:
             "../scripts/train_model.py"
+
+elif MODEL_SOURCE["source"] == "legacy":
+
+    localrules:
+        download_legacy_model,
+
+    rule download_legacy_model:
+        output:
+            pickle="resources/models/legacy/{model}.pkl",
+        log:
+            "results/logs/download_legacy_model/{model}.log",
+        retries: 1
+        conda:
+            "../envs/publish.yaml"
+        params:
+            entry=legacy_download,
+            repo_id=MODEL_SOURCE["repo_id"],
+            revision=MODEL_SOURCE["revision"],
+            retries=MODEL_SOURCE["retries"],
+        script:
+            "../scripts/download_legacy_model.py"
+
+    rule convert_legacy_model:
+        input:
+            pickle=legacy_pickle,
+        output:
+            model="results/models/{model}/model.parquet",
+            metadata="results/models/{model}/metadata.json",
+        log:
+            "results/logs/convert_legacy_model/{model}.log",
+        benchmark:
+            "results/benchmarks/convert_legacy_model/{model}.tsv"
+        conda:
+            "../envs/ml.yaml"
+        threads: 1
+        resources:
+            mem_mb=legacy_mem_mb,
+            runtime=30,
+            attempt=attempt_number,
+            enforce_memory=ENFORCE_MEMORY,
+        params:
+            spec=model_spec,
+            origin=legacy_origin,
+        script:
+            "../scripts/convert_legacy_model.py"
 
 else:
 

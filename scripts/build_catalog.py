@@ -10,7 +10,7 @@ import polars as pl
 from ebteff import __version__
 from ebteff.calibrate import calibrated_teff, coverage_report
 from ebteff.catalog import assemble, fit_best_calibration, summarise, write_fits
-from ebteff.correction import load_correction_json
+from ebteff.correction import correction_origin, load_correction_json
 from ebteff.features import prepare_photometry
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
 from ebteff.logs import finished, setup_logging
@@ -100,6 +100,11 @@ def main(smk) -> None:
     }
     for i, c in enumerate(correction.coefficients):
         header[f"CORRC{i}"] = (c, f"hot-star correction coefficient of T^{i}")
+    origin = correction_origin(json.loads(open(smk.input.correction).read()))
+    header["CORRMETH"] = (origin["method"], "hot-star correction: fit or load")
+    header["CORRFROM"] = (origin["used"], "correction: reference table or file used")
+    header["CORRSHA"] = (origin["sha256"], "sha256 of that reference table or file")
+    summary["correction"] = origin
     for i, (m, path) in enumerate(zip(models, smk.input.models, strict=True), start=1):
         header[f"MODEL{i}"] = (m, "model name")
         header[f"MSHA{i}"] = (sha256sum(path), f"sha256 of model {i} file")

@@ -49,6 +49,11 @@ def main(smk) -> None:
         fit.correction,
         smk.output.json,
         fit=summary,
+        origin={
+            "method": "fit",
+            "reference": str(smk.input.reference),
+            "reference_sha256": sha256sum(smk.input.reference),
+        },
         inputs={
             "reference_sha256": sha256sum(smk.input.reference),
             "photometry_sha256": sha256sum(smk.input.photometry),

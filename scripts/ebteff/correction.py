@@ -6,8 +6,9 @@ reference (spectroscopic) Teff. It is applied with a smooth blend above a thresh
 T_corr = T + (P(T) - T) s. :func:`apply_correction` is the only implementation in the workflow;
 training and the catalogue both call it.
 
-The earlier pipeline stored P as a joblib pickle. Loading a pickle runs code, so such files go
-through :func:`load_legacy_pickle`, which admits only the numpy types those files need.
+The earlier pipeline stored P as a joblib pickle. Loading a pickle can run code, so such files go
+through :func:`load_legacy_pickle`, which admits only the numpy types those files need
+(:mod:`ebteff.pickles`); with nothing else admitted, no code runs and no pin is needed.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from __future__ import annotations
 import io
 import logging
 import os
-import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from numpy.polynomial import Polynomial
+
+from . import pickles
 
 log = logging.getLogger(__name__)
 
@@ -166,76 +168,15 @@ def fit_correction(
 
 # --- the earlier pipeline's pickle format -------------------------------------------------------
 
-_ALLOWED_GLOBALS = frozenset(
-    {
-        ("numpy.polynomial.polynomial", "Polynomial"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("joblib.numpy_pickle", "NumpyArrayWrapper"),
-        ("copyreg", "_reconstructor"),
-        ("builtins", "object"),
-    }
-)
-
-
-def _restricted_unpickler_class():
-    from joblib.numpy_pickle import NumpyArrayWrapper, NumpyUnpickler
-
-    class RestrictedUnpickler(NumpyUnpickler):
-        """joblib's unpickler, limited to the globals a correction file needs.
-
-        joblib stores arrays as a wrapper followed by raw bytes; for object arrays it would call
-        an unrestricted ``pickle.load``, so object dtypes are refused before that can happen.
-        """
-
-        dispatch = NumpyUnpickler.dispatch.copy()
-
-        def find_class(self, module, name):
-            if (module, name) not in _ALLOWED_GLOBALS:
-                raise UnsafePickleError(
-                    f"refusing to load {module}.{name} from a correction pickle: only numpy "
-                    "arrays and numpy.polynomial.Polynomial are allowed (a pickle can run "
-                    "arbitrary code when loaded)"
-                )
-            return super().find_class(module, name)
-
-        def load_build(self):
-            target, state = self.stack[-2], self.stack[-1]
-            if isinstance(target, NumpyArrayWrapper):
-                dtype = state.get("dtype") if isinstance(state, dict) else None
-                if not isinstance(dtype, np.dtype) or dtype.hasobject:
-                    raise UnsafePickleError(
-                        "refusing a joblib array of object (or unknown) dtype in a correction "
-                        "pickle: it would be unpickled without restriction"
-                    )
-            NumpyUnpickler.load_build(self)
-
-        dispatch[pickle.BUILD[0]] = load_build
-
-    return RestrictedUnpickler
-
 
 def restricted_load(path: str | os.PathLike):
     """Load a (joblib or plain) pickle admitting only plain numpy types; refuse anything else."""
-    from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
-
-    path = Path(path)
-    unpickler_cls = _restricted_unpickler_class()
-    with open(path, "rb") as fh:
-        with _validate_fileobject_and_memmap(fh, str(path), None) as (fobj, _):
-            if isinstance(fobj, str):  # pre-0.10 joblib format with companion files
-                raise UnsafePickleError(f"{path}: obsolete joblib format is not supported")
-            unpickler = unpickler_cls(str(path), fobj, ensure_native_byte_order=True)
-            try:
-                return unpickler.load()
-            except UnsafePickleError:
-                raise
-            except Exception as err:  # corrupt or truncated stream
-                raise CorrectionError(f"{path} is not a readable correction pickle: {err}") from err
+    try:
+        return pickles.restricted_load(path, pickles.NUMPY_GLOBALS, "a correction pickle")
+    except pickles.UnsafePickleError as err:
+        raise UnsafePickleError(str(err)) from None
+    except pickles.PickleError as err:
+        raise CorrectionError(str(err)) from err
 
 
 def load_legacy_pickle(path: str | os.PathLike, **kwargs) -> Correction:
@@ -297,25 +238,46 @@ def load_correction_json(path: str | os.PathLike, **overrides) -> Correction:
     return Correction(coef, provenance=data.get("provenance", {}), **settings)
 
 
+def correction_origin(data: dict) -> dict:
+    """Which correction a run used, from its correction JSON: ``method`` (fit or load), ``used``
+    (the reference table, the file, or ``repo@revision:file`` for the published one) and the
+    ``sha256`` of that input, with the rest of the JSON's ``origin`` record."""
+    origin = data.get("origin", {})
+    if origin.get("method") == "fit":
+        where, digest = origin["reference"], origin["reference_sha256"]
+    elif origin.get("from") == "published":
+        where = f"{origin['repo_id']}@{origin['revision']}:{origin['file']}"
+        digest = origin["sha256"]
+    else:
+        where, digest = origin.get("file", "unknown"), origin.get("sha256", "unknown")
+    return {"method": origin.get("method", "unknown"), "used": where, "sha256": digest, **origin}
+
+
 def load_correction_file(
-    path: str | os.PathLike, sha256: str | None = None, **settings
+    path: str | os.PathLike,
+    sha256: str | None = None,
+    *,
+    name: str | None = None,
+    pin_key: str = "correction.file_sha256",
+    **settings,
 ) -> Correction:
-    """Load our JSON, or a legacy pickle whose sha256 matches the pin (required for pickles)."""
+    """Load our JSON, or the earlier pipeline's pickle; check the sha256 pin when one is given.
+
+    ``name`` (default: the path) decides the format by its suffix: ``.json`` is ours, anything
+    else is read as the legacy pickle. A pickle needs no pin: :func:`restricted_load` admits only
+    numpy arrays and ``Polynomial``, so loading it runs no code. ``pin_key`` names the config key
+    of the pin in the message when it does not match.
+    """
     from .io import sha256sum
 
     path = Path(path)
-    if path.suffix.lower() == ".json":
-        return load_correction_json(path, **settings)
     actual = sha256sum(path)
-    if sha256 is None:
+    if sha256 is not None and actual != str(sha256).strip().lower():
         raise CorrectionError(
-            f"{path} is a pickle and correction.file_sha256 is not set. Loading a pickle can run "
-            f"code, so it is only read when its sha256 is pinned in the config; if you trust "
-            f"this file, set correction.file_sha256: {actual}"
+            f"{name or path}: sha256 {actual} does not match the pinned {pin_key} {sha256}; "
+            "the file is not the one the config trusts. If this file is intended, set "
+            f"{pin_key}: {actual}"
         )
-    if actual != sha256:
-        raise CorrectionError(
-            f"{path}: sha256 {actual} does not match the pinned correction.file_sha256 {sha256}; "
-            "the file is not the one the config trusts"
-        )
+    if Path(name or path).suffix.lower() == ".json":
+        return load_correction_json(path, **settings)
     return load_legacy_pickle(path, **settings)

@@ -377,3 +377,37 @@ def _is_transient(exc: BaseException) -> bool:
         return True
     # A body shorter or longer than announced (huggingface_hub's size consistency check).
     return isinstance(exc, OSError) and "Consistency check failed" in str(exc)
+
+
+def download_first(
+    repo_id: str,
+    filenames: list[str] | tuple[str, ...],
+    dest: str | os.PathLike,
+    **kwargs,
+) -> str:
+    """Download the first of ``filenames`` that the repository holds to ``dest``; return its name.
+
+    A file the repository lacks (at that revision) moves on to the next; anything else (a
+    missing repository or revision, a checksum mismatch, a network failure after the retries)
+    stops at once, as :func:`download_file` does. ``kwargs`` are those of :func:`download_file`.
+    """
+    from huggingface_hub.errors import RemoteEntryNotFoundError
+
+    if not filenames:
+        raise ValueError("no filename to download")
+    missing = []
+    for filename in filenames:
+        try:
+            download_file(repo_id, filename, dest, **kwargs)
+        except HubNotFoundError as exc:
+            if not isinstance(exc.__cause__, RemoteEntryNotFoundError):
+                raise
+            logger.info("%s is not in %s; trying the next candidate", filename, repo_id)
+            missing.append(filename)
+            continue
+        return filename
+    raise HubNotFoundError(
+        f"none of {', '.join(missing)} exists in {kwargs.get('repo_type', 'dataset')} "
+        f"{repo_id!r} at revision {kwargs.get('revision', 'main')!r}: check the filenames and "
+        "the revision in the config"
+    )

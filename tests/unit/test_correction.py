@@ -149,15 +149,26 @@ def test_plain_pickle_exploit_is_refused(tmp_path):
         load_legacy_pickle(path)
 
 
-def test_pickle_needs_a_sha256_pin(tmp_path):
+def test_pickle_pin_is_optional_and_checked_when_given(tmp_path):
+    # the restricted unpickler runs no code, so a correction pickle needs no pin; a given pin
+    # must match
     path = tmp_path / "c.pkl"
     dump_legacy_pickle(Correction(KNOWN), path)
     digest = sha256sum(path)
-    with pytest.raises(CorrectionError, match=f"set correction.file_sha256: {digest}"):
-        load_correction_file(path, None)
-    with pytest.raises(CorrectionError, match="does not match the pinned"):
+    assert load_correction_file(path, None).coefficients == pytest.approx(KNOWN)
+    with pytest.raises(
+        CorrectionError, match=f"does not match the pinned.*set correction.file_sha256: {digest}"
+    ):
         load_correction_file(path, "0" * 64)
     assert load_correction_file(path, digest).coefficients == pytest.approx(KNOWN)
+
+
+def test_the_format_follows_the_name_not_the_path(tmp_path):
+    save_correction_json(Correction(KNOWN), tmp_path / "downloaded")
+    c = load_correction_file(tmp_path / "downloaded", name="correction/teff_correction.json")
+    assert c.coefficients == pytest.approx(KNOWN)
+    dump_legacy_pickle(Correction(KNOWN), tmp_path / "other")
+    assert load_correction_file(tmp_path / "other").coefficients == pytest.approx(KNOWN)
 
 
 def test_wrong_legacy_content(tmp_path):
@@ -171,3 +182,34 @@ def test_fit_reports_whether_the_correction_is_monotonic():
     assert fit_correction(x, Polynomial(KNOWN)(x), floor=8000).monotonic
     turning = Polynomial((-20000.0, 4.0, -8e-5))  # peaks at 25,000 K
     assert not fit_correction(x, turning(x), floor=8000).monotonic
+
+
+def test_correction_origin_names_what_the_run_used():
+    from ebteff.correction import correction_origin
+
+    fit = {"origin": {"method": "fit", "reference": "ref.parquet", "reference_sha256": "a" * 64}}
+    assert correction_origin(fit) == {
+        "method": "fit",
+        "used": "ref.parquet",
+        "sha256": "a" * 64,
+        "reference": "ref.parquet",
+        "reference_sha256": "a" * 64,
+    }
+    published = {
+        "origin": {
+            "method": "load",
+            "from": "published",
+            "repo_id": "Dedulek/gaia-eb-teff-datasets",
+            "revision": "main",
+            "file": "correction/teff_correction_coeffs_deg2.pkl",
+            "sha256": "b" * 64,
+        }
+    }
+    out = correction_origin(published)
+    assert out["used"] == (
+        "Dedulek/gaia-eb-teff-datasets@main:correction/teff_correction_coeffs_deg2.pkl"
+    )
+    assert out["method"] == "load" and out["sha256"] == "b" * 64
+    local = {"origin": {"method": "load", "from": "file", "file": "c.json", "sha256": "c" * 64}}
+    assert correction_origin(local)["used"] == "c.json"
+    assert correction_origin({})["method"] == "unknown"  # a correction file from before origins

@@ -340,3 +340,23 @@ def test_the_rule_fails_with_the_checksum_message_in_its_log(hub_server, tmp_pat
     assert not (workdir / "resources" / "photometry.parquet").exists()
     log = (workdir / "results" / "logs" / "download_photometry.log").read_text()
     assert "ChecksumError" in log and wrong in log and SHA in log
+
+
+def test_download_first_takes_the_first_file_the_repository_holds(hub, tmp_path):
+    from ebteff.hub import download_first
+
+    dest = tmp_path / "resources" / "correction"
+    kwargs = {"cache_dir": tmp_path / "hf-cache", "backoff": 0.01}
+    used = download_first(REPO, ["correction/absent.json", FILE], dest, **kwargs)
+    assert used == FILE and dest.read_bytes() == DATA
+    with pytest.raises(HubNotFoundError, match="none of correction/a.json, correction/b.pkl"):
+        download_first(REPO, ["correction/a.json", "correction/b.pkl"], tmp_path / "x", **kwargs)
+    # a missing repository is not a missing file: it stops at the first candidate
+    with pytest.raises(HubNotFoundError, match="was not found"):
+        download_first("ebteff-test/absent", ["a.json", FILE], tmp_path / "y", **kwargs)
+    assert len(hub.requests_matching(path_contains="ebteff-test/absent")) >= 1
+    assert not any("absent" in r.path and FILE in r.path for r in hub.requests)
+    # a wrong pin is not skipped either
+    with pytest.raises(ChecksumError):
+        download_first(REPO, [FILE], tmp_path / "z", sha256="0" * 64, **kwargs)
+    assert not (tmp_path / "y").exists() and not (tmp_path / "z").exists()

@@ -138,9 +138,12 @@ def test_local_source(workflow_dir, tiny_config):
     assert not (workflow_dir / "resources/tiny/photometry").exists()  # nothing simulated
 
 
-def test_local_source_without_reference_asks_for_one(workflow_dir, tiny_config):
+def test_fitting_real_photometry_without_reference_asks_for_one(workflow_dir, tiny_config):
+    # correction.mode auto (the default) loads the published correction instead
+    # (tests/workflow/test_real_data.py); asking to fit needs a reference table
     make_table(300).write_parquet(workflow_dir / "mine.parquet")
     tiny_config.update(source="local", local={"path": "mine.parquet"})
+    tiny_config["correction"]["mode"] = "fit"
     cfg = write_config(workflow_dir / "local.yaml", tiny_config)
     proc = run_snakemake(workflow_dir, "-n", configfile=cfg, check=False)
     assert proc.returncode != 0
