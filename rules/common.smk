@@ -63,8 +63,8 @@ def truth_input(wildcards=None):
     return {"truth": TRUTH} if simulated() else {}
 
 
-PUBLISHED_CORRECTION = "resources/correction/published_correction"
-PUBLISHED_CORRECTION_SOURCE = "resources/correction/published_correction.json"
+PUBLISHED_CORRECTION = resources_path("correction/published_correction")
+PUBLISHED_CORRECTION_SOURCE = resources_path("correction/published_correction.json")
 
 
 def correction_method():
@@ -271,7 +271,7 @@ LEGACY = _legacy_entries() if MODEL_SOURCE["source"] == "legacy" else {}
 def legacy_pickle(wildcards):
     """A model's legacy forest pickle: the local file, or where download_legacy_model puts it."""
     entry = LEGACY[wildcards.model]
-    return entry.get("path") or f"resources/models/legacy/{wildcards.model}.pkl"
+    return entry.get("path") or f"{RESOURCES}/models/legacy/{wildcards.model}.pkl"
 
 
 def legacy_download(wildcards):

@@ -48,7 +48,7 @@ else:
                 file=PUBLISHED_CORRECTION,
                 source=PUBLISHED_CORRECTION_SOURCE,
             log:
-                "results/logs/download_correction.log",
+                results_path("logs/download_correction.log"),
             retries: 1
             conda:
                 "../envs/data.yaml"

@@ -35,9 +35,9 @@ elif MODEL_SOURCE["source"] == "legacy":
 
     rule download_legacy_model:
         output:
-            pickle="resources/models/legacy/{model}.pkl",
+            pickle=resources_path("models/legacy/{model}.pkl"),
         log:
-            "results/logs/download_legacy_model/{model}.log",
+            results_path("logs/download_legacy_model/{model}.log"),
         retries: 1
         conda:
             "../envs/publish.yaml"
@@ -53,12 +53,12 @@ elif MODEL_SOURCE["source"] == "legacy":
         input:
             pickle=legacy_pickle,
         output:
-            model="results/models/{model}/model.parquet",
-            metadata="results/models/{model}/metadata.json",
+            model=results_path("models/{model}/model.parquet"),
+            metadata=results_path("models/{model}/metadata.json"),
         log:
-            "results/logs/convert_legacy_model/{model}.log",
+            results_path("logs/convert_legacy_model/{model}.log"),
         benchmark:
-            "results/benchmarks/convert_legacy_model/{model}.tsv"
+            results_path("benchmarks/convert_legacy_model/{model}.tsv")
         conda:
             "../envs/ml.yaml"
         threads: 1

@@ -32,8 +32,8 @@ MODEL_REPO = TINY["model_source"]["repo_id"]
 PHOTOMETRY_FILE = TINY["huggingface"]["filename"]
 JSON_FILE, PKL_FILE = TINY["correction"]["published"]["filenames"]
 MODELS = list(TINY["models"])
-CATALOG = "results/catalog/eb_teff_catalog.parquet"
-CORRECTION = "results/correction/teff_correction.json"
+CATALOG = "results/tiny/catalog/eb_teff_catalog.parquet"
+CORRECTION = "results/tiny/correction/teff_correction.json"
 
 
 def sha256(data: bytes) -> str:
@@ -59,7 +59,9 @@ def served(snakemake_run):
     pkl_coefficients = [c * 1.01 for c in fitted["coefficients"]]
     ours = dict(fitted, coefficients=[c * 0.99 for c in fitted["coefficients"]])
     return {
-        "photometry": (workdir / "resources/photometry/eb_unified_photometry.parquet").read_bytes(),
+        "photometry": (
+            workdir / "resources/tiny/photometry/eb_unified_photometry.parquet"
+        ).read_bytes(),
         "pkl": legacy_correction(pkl_coefficients),
         "pkl_coefficients": pkl_coefficients,
         "json": json.dumps(ours).encode(),
@@ -78,11 +80,11 @@ def check_origin(workdir: Path, used_sha256: str, used: str) -> dict:
 
     origin = json.loads((workdir / CORRECTION).read_text())["origin"]
     assert origin["method"] == "load" and origin["sha256"] == used_sha256
-    with fits.open(workdir / "results/catalog/eb_teff_catalog.fits") as hdul:
+    with fits.open(workdir / "results/tiny/catalog/eb_teff_catalog.fits") as hdul:
         header = hdul["EB_TEFF"].header
         assert header["CORRMETH"] == "load" and header["CORRSHA"] == used_sha256
         assert used in header["CORRFROM"]
-    summary = json.loads((workdir / "results/catalog/summary.json").read_text())
+    summary = json.loads((workdir / "results/tiny/catalog/summary.json").read_text())
     assert summary["correction"]["sha256"] == used_sha256 and used in summary["correction"]["used"]
     return origin
 
@@ -98,7 +100,7 @@ def test_huggingface_source_reaches_the_catalogue_with_the_published_pickle(
     # exactly what a user types (tiny sizes from the test config): no other change
     run_snakemake(workdir, "--config", "source=huggingface", env=hub_env(hub_server, tmp_path))
 
-    phot = pl.read_parquet(workdir / "resources/photometry/eb_unified_photometry.parquet")
+    phot = pl.read_parquet(workdir / "resources/tiny/photometry/eb_unified_photometry.parquet")
     cat = pl.read_parquet(workdir / CATALOG)
     assert cat.height == phot.height == TINY["simulate"]["n_stars"]
     assert cat["source_id"].n_unique() == cat.height
@@ -109,18 +111,20 @@ def test_huggingface_source_reaches_the_catalogue_with_the_published_pickle(
     # the JSON was asked for first, absent, then the pickle was fetched
     asked = [r.path for r in hub_server.requests_matching(path_contains="/correction/")]
     assert any(JSON_FILE in p for p in asked) and any(PKL_FILE in p for p in asked)
-    log = (workdir / "results/logs/download_correction.log").read_text()
+    log = (workdir / "results/tiny/logs/download_correction.log").read_text()
     assert sha256(served["pkl"]) in log
     # nothing was fitted and nothing was taken from a simulation
-    assert not (workdir / "results/correction/teff_correction.png").exists()
-    assert not (workdir / "resources/reference").exists()
+    assert not (workdir / "results/tiny/correction/teff_correction.png").exists()
+    assert not (workdir / "resources/tiny/reference").exists()
 
 
 def test_a_wrong_published_pin_stops_before_anything_is_loaded(served, hub_server, tmp_path):
     hub_server.add_file("dataset", DATASET, PKL_FILE, served["pkl"])
     workdir = tmp_path / "run"
     workdir.mkdir()
-    shutil.copy(served["tiny_run"] / "resources/photometry/eb_unified_photometry.parquet", workdir)
+    shutil.copy(
+        served["tiny_run"] / "resources/tiny/photometry/eb_unified_photometry.parquet", workdir
+    )
     config = load_test_config()
     config.update(source="local", local={"path": "eb_unified_photometry.parquet"})
     config["correction"]["published"]["sha256"] = "0" * 64
@@ -132,9 +136,9 @@ def test_a_wrong_published_pin_stops_before_anything_is_loaded(served, hub_serve
         check=False,
     )
     assert proc.returncode != 0
-    log = (workdir / "results/logs/download_correction.log").read_text()
+    log = (workdir / "results/tiny/logs/download_correction.log").read_text()
     assert f"expected {'0' * 64}, got {sha256(served['pkl'])}" in log
-    assert not (workdir / "resources/correction/published_correction").exists()
+    assert not (workdir / "resources/tiny/correction/published_correction").exists()
     assert not (workdir / CORRECTION).exists()
 
 
@@ -143,7 +147,7 @@ def legacy_forests(tiny_run: Path, dest: Path) -> dict[str, Path]:
     (joblib.dump of the bare RandomForestRegressor, fitted on a DataFrame: feature names kept)."""
     paths = {}
     for name, spec in TINY["models"].items():
-        table = pl.read_parquet(tiny_run / f"results/features/{name}.parquet")
+        table = pl.read_parquet(tiny_run / f"results/tiny/features/{name}.parquet")
         train = table.filter(pl.col("split") == "train")
         model = RandomForestRegressor(
             n_estimators=8, max_depth=10, min_samples_leaf=4, random_state=3, n_jobs=1
@@ -159,7 +163,9 @@ def test_local_source_with_legacy_forests_and_the_published_json(served, hub_ser
     hub_server.add_file("dataset", DATASET, PKL_FILE, served["pkl"])
     workdir = tmp_path / "run"
     workdir.mkdir()
-    shutil.copy(served["tiny_run"] / "resources/photometry/eb_unified_photometry.parquet", workdir)
+    shutil.copy(
+        served["tiny_run"] / "resources/tiny/photometry/eb_unified_photometry.parquet", workdir
+    )
     pickles = legacy_forests(served["tiny_run"], workdir)
     # one forest from the model repository, the others from local files
     first = MODELS[0]
@@ -183,17 +189,19 @@ def test_local_source_with_legacy_forests_and_the_published_json(served, hub_ser
     check_origin(workdir, sha256(served["json"]), JSON_FILE)
     data = json.loads((workdir / CORRECTION).read_text())
     assert data["coefficients"] == pytest.approx(served["json_coefficients"], rel=1e-12)
-    assert (workdir / f"resources/models/legacy/{first}.pkl").exists()
+    assert (workdir / f"resources/tiny/models/legacy/{first}.pkl").exists()
 
     # each converted model predicts what its forest predicts, star for star
     for name, spec in TINY["models"].items():
-        meta = json.loads((workdir / f"results/models/{name}/metadata.json").read_text())
+        meta = json.loads((workdir / f"results/tiny/models/{name}/metadata.json").read_text())
         assert meta["legacy"]["pickle_sha256"] == legacy[name]["sha256"]
-        path = workdir / f"resources/models/legacy/{name}.pkl" if name == first else pickles[name]
+        path = (
+            workdir / f"resources/tiny/models/legacy/{name}.pkl" if name == first else pickles[name]
+        )
         forest = joblib.load(path)  # the test's own file: trusted
-        table = pl.read_parquet(workdir / f"results/features/{name}.parquet").head(500)
+        table = pl.read_parquet(workdir / f"results/tiny/features/{name}.parquet").head(500)
         pred = table.select("source_id").join(
-            pl.read_parquet(workdir / f"results/predictions/{name}.parquet"), on="source_id"
+            pl.read_parquet(workdir / f"results/tiny/predictions/{name}.parquet"), on="source_id"
         )
         expected = forest.predict(table.select(spec["features"]).to_pandas())
         if spec["transform"] == "log10":
@@ -221,13 +229,15 @@ def test_correction_mode_load_reads_a_json_or_a_legacy_pickle(served, tmp_path, 
     workdir.mkdir()
     name = f"my_correction.{kind}"
     (workdir / name).write_bytes(served[kind])
-    shutil.copy(served["tiny_run"] / "resources/photometry/eb_unified_photometry.parquet", workdir)
+    shutil.copy(
+        served["tiny_run"] / "resources/tiny/photometry/eb_unified_photometry.parquet", workdir
+    )
     config = load_test_config()
     config.update(source="local", local={"path": "eb_unified_photometry.parquet"})
     config["correction"].update(mode="load", file=name)
     cfg = write_config(workdir / "c.yaml", config)
     # through the features, which apply the loaded correction to the labels
-    feature_table = f"results/features/{MODELS[0]}.parquet"
+    feature_table = f"results/tiny/features/{MODELS[0]}.parquet"
     proc = run_snakemake(workdir, CORRECTION, feature_table, configfile=cfg)
     assert "load_correction" in proc.stdout + proc.stderr
     assert "fit_correction" not in proc.stdout + proc.stderr
@@ -240,7 +250,7 @@ def test_correction_mode_load_reads_a_json_or_a_legacy_pickle(served, tmp_path, 
         "sha256": sha256(served[kind]),
         "pinned": False,
     }
-    log = (workdir / "results/logs/load_correction.log").read_text()
+    log = (workdir / "results/tiny/logs/load_correction.log").read_text()
     assert sha256(served[kind]) in log
     # the label the models learn is the loaded correction applied to GSP-Phot Teff
     from ebteff.correction import apply_correction
