@@ -164,7 +164,11 @@ def test_each_model_is_right_in_the_mean_per_bin_of_its_prediction(stars, name):
     GSP-Phot scale left uncorrected where the catalogue holds corrected Teff, moves it."""
     pred, ref, _ = predictions(stars, name, "teff_gaia_corrected")
     entry = CONFIG_MODELS.get(name)
-    mean_test = entry is not None and entry["transform"] == "none" and entry["target"] != "teff_gaia"
+    # a model of Teff itself whose output is already on the catalogue's scale
+    mean_test = entry is not None and (entry["transform"], entry["target"]) == (
+        "none",
+        "teff_gaia_corrected",
+    )
     alpha = FALSE_ALARM / (N_SKILL + N_BINNED + N_SCALE)
     tested = 0
     edges = TEFF_BIN_EDGES
