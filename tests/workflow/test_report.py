@@ -10,7 +10,7 @@ import re
 import pytest
 
 from report_browser import find_chromium, show_every_result
-from workflow_runner import load_test_config
+from workflow_runner import load_test_config, unavailable
 
 MODELS = list(load_test_config()["models"])
 FIGURES = {
@@ -29,6 +29,15 @@ NO_CHROMIUM = (
     "no chromium on PATH: install Debian's `chromium` package (.ci/run does, as root) to open "
     "the report in a browser"
 )
+
+
+@pytest.fixture(scope="session")  # session: set up before the (session) report it would show
+def chromium() -> str:
+    """The browser, or a skip with the reason (a failure with ``CI=true``)."""
+    path = find_chromium()
+    if path is None:
+        unavailable(NO_CHROMIUM)
+    return path
 
 
 def report_data(html: str, name: str):
@@ -57,8 +66,7 @@ def test_report_holds_every_figure_with_its_caption_and_category(snakemake_repor
     assert "Effective temperatures of Gaia DR3 eclipsing binaries" in html  # report/workflow.rst
 
 
-@pytest.mark.skipif(find_chromium() is None, reason=NO_CHROMIUM)
-def test_report_shows_every_figure_in_headless_chromium(snakemake_report, tmp_path):
+def test_report_shows_every_figure_in_headless_chromium(chromium, snakemake_report, tmp_path):
     page = show_every_result(snakemake_report, tmp_path / "chromium")
     assert "error" not in page, page
     assert page["problems"] == []
@@ -70,8 +78,7 @@ def test_report_shows_every_figure_in_headless_chromium(snakemake_report, tmp_pa
         assert s["width"] >= 400 and s["height"] >= 300, s  # decoded, full-size figures
 
 
-@pytest.mark.skipif(find_chromium() is None, reason=NO_CHROMIUM)
-def test_the_browser_check_sees_a_broken_image(snakemake_report, tmp_path):
+def test_the_browser_check_sees_a_broken_image(chromium, snakemake_report, tmp_path):
     """The check above can fail: a figure whose bytes are not a PNG shows with no width."""
     html = snakemake_report.read_text()
     uri = report_data(html, "results")["results/plots/cmd.png"]["data_uri"]
