@@ -294,8 +294,13 @@ def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
         assert abs(overall["within_2sigma"] - TWO_SIGMA) <= 0.02, name
         for bin_name, st in rep["by_predicted_bin"]["per_bin"].items():
             assert st["n"] >= 100 and _within_bounds(st), (name, bin_name, st)
-        if "raw_tree_spread" in rep:  # the trees alone are over-confident
-            assert rep["raw_tree_spread"]["overall"]["within_1sigma"] < 0.5, name
+        if "raw_tree_spread" in rep:
+            # the trees alone are over-confident: their spread, taken as sigma, misses the
+            # lower bound the calibrated sigma meets (68.27% - 3 points, less twice the
+            # binomial sampling error of these stars), so calibrating is not a formality
+            raw = rep["raw_tree_spread"]["overall"]
+            floor = ONE_SIGMA - 0.03 - 2 * (ONE_SIGMA * (1 - ONE_SIGMA) / raw["n"]) ** 0.5
+            assert raw["within_1sigma"] < floor, (name, raw["within_1sigma"], floor)
         cal = (
             json.loads((workdir / f"results/models/{name}/calibration.json").read_text())
             if name in MODELS
