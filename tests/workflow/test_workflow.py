@@ -79,7 +79,7 @@ def test_models_share_one_split_and_are_evaluated(snakemake_run):
         metrics = json.loads((workdir / f"results/models/{model}/metrics.json").read_text())
         test = metrics["splits"]["test"]
         assert test["vs_label"]["overall"]["n"] == table.filter(pl.col("split") == "test").height
-        assert 0 < test["vs_label"]["overall"]["mae"] < 5000
+        assert test["vs_label"]["overall"]["mae"] > 0  # how good it is: test_accuracy.py
         assert "vs_truth" in test and set(test["vs_label"]["per_bin"]) == set(
             ["0-4000", "4000-5000", "5000-6000", "6000-8000", "8000-50000"]
         )
