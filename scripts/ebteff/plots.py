@@ -10,7 +10,9 @@ so the figures read in greyscale; lines differ by style and marker as well as by
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 
 import matplotlib
 
@@ -44,12 +46,89 @@ LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
 MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
+#: PNG text chunk in which :func:`save` records what each panel shows (:func:`panel_points`).
+PANELS_KEY = "ebteff panels"
+GUIDE = "guide"  # gid of reference lines (1:1, +/-10%): they show no data
+
+
+def _inside(x, y, ax) -> np.ndarray:
+    (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return np.isfinite(x) & np.isfinite(y) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+
+
+def _artist_points(ax, artist) -> int:
+    """Finite data values an artist draws inside the axes' limits (0 for guides)."""
+    from matplotlib.collections import PathCollection, QuadMesh
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle, StepPatch
+
+    if artist.get_gid() == GUIDE or not artist.get_visible():
+        return 0
+    if isinstance(artist, Line2D):  # in data coordinates only: axhline and the like are guides
+        if artist.get_transform() is not ax.transData:
+            return 0
+        return int(_inside(artist.get_xdata(), artist.get_ydata(), ax).sum())
+    if isinstance(artist, QuadMesh):
+        values = np.ma.masked_invalid(np.ma.asarray(artist.get_array(), dtype=float))
+        corners = artist.get_coordinates()
+        cx = (corners[:-1, :-1, 0] + corners[1:, 1:, 0]) / 2
+        cy = (corners[:-1, :-1, 1] + corners[1:, 1:, 1]) / 2
+        shown = ~np.ma.getmaskarray(values).reshape(cx.shape)
+        return int((shown & _inside(cx, cy, ax)).sum())
+    if isinstance(artist, PathCollection):
+        xy = np.asarray(artist.get_offsets(), dtype=float).reshape(-1, 2)
+        return int(_inside(xy[:, 0], xy[:, 1], ax).sum())
+    if isinstance(artist, StepPatch):
+        values, edges = (np.asarray(a, dtype=float) for a in artist.get_data()[:2])
+        mid = (edges[:-1] + edges[1:]) / 2
+        return int((_inside(mid, values, ax) & (values != 0)).sum())
+    if isinstance(artist, Rectangle):  # a bar: drawn when it has a length and overlaps the view
+        x, y, w, h = artist.get_x(), artist.get_y(), artist.get_width(), artist.get_height()
+        if not (np.isfinite([x, y, w, h]).all() and w != 0 and h != 0):
+            return 0
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        bx, by = sorted((x, x + w)), sorted((y, y + h))
+        return int(bx[0] < x1 and bx[1] > x0 and by[0] < y1 and by[1] > y0)
+    return 0
+
+
+def panel_points(fig) -> list[dict]:
+    """Per panel of a figure (hidden axes and colour bars aside): its title and how many finite
+    data values it draws inside its limits. A panel left empty, or given only NaN, shows 0:
+    the number a test can check, where the picture's size says nothing."""
+    out = []
+    for ax in fig.axes:
+        if not ax.get_visible() or getattr(ax, "_colorbar", None) is not None:
+            continue
+        artists = [*ax.lines, *ax.collections, *ax.patches]
+        out.append({"title": ax.get_title(), "points": sum(_artist_points(ax, a) for a in artists)})
+    return out
+
+
+def read_panel_points(path: str | os.PathLike) -> list[dict]:
+    """The :func:`panel_points` a PNG written by :func:`save` carries (its tEXt chunk)."""
+    data = open(path, "rb").read()
+    pos = 8  # after the PNG signature
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"tEXt":
+            key, _, text = body.partition(b"\0")
+            if key.decode("latin-1") == PANELS_KEY:
+                return json.loads(text.decode("latin-1"))
+        pos += 12 + length
+    raise ValueError(f"{path}: no {PANELS_KEY!r} text chunk (not written by ebteff.plots.save)")
+
+
 def save(fig, path: str | os.PathLike) -> None:
-    """Save with fixed metadata so the same figure gives the same bytes."""
+    """Save with fixed metadata so the same figure gives the same bytes, and what each panel
+    shows (:func:`panel_points`) in a text chunk of the PNG."""
     from .io import atomic_output
 
+    metadata = {"Software": None, PANELS_KEY: json.dumps(panel_points(fig))}
     with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None}, bbox_inches="tight")
+        fig.savefig(tmp, format="png", metadata=metadata, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -176,7 +255,7 @@ def correction_figure(
     lo = np.nanmin(teff_gaia[finite]) if finite.any() else TEFF_MIN
     hi = max(np.nanmax(teff_gaia[finite]) if finite.any() else 0.0, hi_blend * 1.5)
     grid = np.linspace(lo, hi, 400)
-    ax.plot(grid, grid, ":", c="k", lw=1, label="1:1 (no correction)")
+    ax.plot(grid, grid, ":", c="k", lw=1, label="1:1 (no correction)", gid=GUIDE)
     ax.plot(grid, correction.polynomial(grid), "-", c="#3b528b", lw=2, label="polynomial P(T)")
     ax.plot(grid, correction.apply(grid), "--", c="#e08214", lw=2.5, label="applied (blended)")
     ax.plot([], [], c="0.9", lw=8, label=f"blend region {lo_blend:,.0f}\u2013{hi_blend:,.0f} K")
@@ -259,9 +338,9 @@ def density_panel(ax, cells: dict, edges: np.ndarray, xlabel: str, ylabel: str, 
         bounds, bounds, counts, cmap="viridis", norm=LogNorm(vmin=1, vmax=max(vmax, 2))
     )
     line = np.array([TEFF_MIN, TEFF_MAX])
-    ax.plot(line, line, "-", c="k", lw=1.2, label="1:1")
-    ax.plot(line, 1.1 * line, ":", c="k", lw=1, label="\u00b110%")
-    ax.plot(line, line / 1.1, ":", c="k", lw=1)
+    ax.plot(line, line, "-", c="k", lw=1.2, label="1:1", gid=GUIDE)
+    ax.plot(line, 1.1 * line, ":", c="k", lw=1, label="\u00b110%", gid=GUIDE)
+    ax.plot(line, line / 1.1, ":", c="k", lw=1, gid=GUIDE)
     teff_log_axis(ax, "xy")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

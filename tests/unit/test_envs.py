@@ -46,31 +46,53 @@ def env_packages(rule: dict) -> set[str]:
     return {d.split("=")[0].lower().replace("_", "-") for d in env["dependencies"]}
 
 
-def third_party_imports(path: Path, seen: set[Path] | None = None) -> set[str]:
-    """Top-level third-party modules imported by a script, through the ebteff library."""
+def module_files(base: Path, parts: list[str]) -> list[Path]:
+    """The files an import of ``parts`` under ``base`` runs: the module (or the package's
+    __init__), and the __init__ of every package on the way."""
+    files = [base.joinpath(*parts[:i], "__init__.py") for i in range(1, len(parts))]
+    files += [base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")]
+    return [f for f in files if f.exists()]
+
+
+def third_party_imports(path: Path, seen: set[Path] | None = None, library=SCRIPTS) -> set[str]:
+    """Top-level third-party modules imported by a script, through the library it imports
+    (``library`` holds the ebteff package): absolute ``ebteff...`` imports and the library's
+    own relative ones (``from .forest import ...``, ``from . import x``) are followed to the
+    files they run, so an indirect dependency counts too."""
     seen = set() if seen is None else seen
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
+        local: list[Path] = []
+        names: list[str] = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            base = path.parent
+            for _ in range(node.level - 1):
+                base = base.parent
+            parts = node.module.split(".") if node.module else []
+            local = module_files(base, parts) + [base / "__init__.py"]
+            # `from . import x` / `from .m import x`: x may be a module itself
+            for a in node.names:
+                local += module_files(base, [*parts, a.name])
+        elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module]
-        else:
-            continue
+            if node.module.split(".")[0] == "ebteff":
+                local = [
+                    f
+                    for a in node.names
+                    for f in module_files(library, [*node.module.split("."), a.name])
+                ]
         for name in names:
             top = name.split(".")[0]
             if top == "ebteff":
-                parts = name.split(".")
-                for candidate in (
-                    SCRIPTS.joinpath(*parts).with_suffix(".py"),
-                    SCRIPTS.joinpath(*parts, "__init__.py"),
-                    SCRIPTS / "ebteff" / "__init__.py",
-                ):
-                    if candidate.exists() and candidate not in seen:
-                        seen.add(candidate)
-                        found |= third_party_imports(candidate, seen)
+                local += module_files(library, name.split("."))
             elif top not in sys.stdlib_module_names:
                 found.add(top)
+        for candidate in local:
+            if candidate.exists() and candidate not in seen:
+                seen.add(candidate)
+                found |= third_party_imports(candidate, seen, library)
     return found
 
 
@@ -95,3 +117,23 @@ def test_training_and_prediction_share_one_env():
     """A forest is rebuilt for prediction by the scikit-learn that trained it."""
     envs = {RULES[r]["conda"] for r in ("train_model", "evaluate_model", "predict_chunk")}
     assert len(envs) == 1
+
+
+def test_relative_imports_are_followed_to_what_they_import(tmp_path):
+    """An env lacking a package only the library's relative imports reach is caught."""
+    pkg = tmp_path / "ebteff"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "top.py").write_text("from .middle import f\nfrom . import sibling\n")
+    (pkg / "middle.py").write_text("import json\n\ndef f():\n    from .sub.leaf import g\n")
+    (pkg / "sibling.py").write_text("import astropy.io.fits\n")
+    (pkg / "sub" / "__init__.py").write_text("import numpy\n")
+    (pkg / "sub" / "leaf.py").write_text("from ..middle import f\nimport scipy.special\n")
+    script = tmp_path / "rule.py"
+    script.write_text("import polars\nfrom ebteff.top import f\n")
+    assert third_party_imports(script, library=tmp_path) == {"polars", "scipy", "numpy", "astropy"}
+
+
+def test_the_library_is_followed_through_its_relative_imports():
+    # catalog.py imports no scipy itself: its `from .calibrate import ...` does
+    assert "scipy" in third_party_imports(SCRIPTS / "ebteff" / "catalog.py")

@@ -85,7 +85,11 @@ def files():
     }
     cov = coverage_report(pred, sigma, label)
     report = {
-        "test": {"by_label_bin": cov, "raw_tree_spread": coverage_report(pred, sigma / 4, label)}
+        "test": {
+            "by_label_bin": cov,
+            "by_predicted_bin": coverage_report(pred, sigma, label, bin_by=pred),
+            "raw_tree_spread": coverage_report(pred, sigma / 4, label),
+        }
     }
     return {"label": label, "pred": pred, "metrics": metrics, "report": report, "cov": cov}
 
@@ -145,6 +149,11 @@ def test_every_figure_is_drawn(tmp_path, files):
     for name in ("accuracy", "t", "b", "c", "p", "i", "s", "cmd", "sky"):
         width, height = png_size(tmp_path / f"{name}.png")
         assert width > 400 and height > 300, name
+        panels = plots.read_panel_points(tmp_path / f"{name}.png")
+        if name == "i":  # m2 has no importances (None): its panel says so and shows nothing
+            assert panels[1] == {"title": "m2", "points": 0}
+            panels = panels[:1]
+        assert panels and all(p["points"] > 0 for p in panels), (name, panels)
 
 
 def test_figures_survive_files_that_lack_keys(tmp_path):
@@ -165,6 +174,42 @@ def test_figures_survive_files_that_lack_keys(tmp_path):
     )
     for name in ("b", "c", "p", "i", "s", "cmd", "a"):
         assert png_size(tmp_path / f"{name}.png")[0] > 100, name
+        # and each says it shows nothing: the check the workflow's figures pass can fail
+        panels = plots.read_panel_points(tmp_path / f"{name}.png")
+        assert panels and all(p["points"] == 0 for p in panels), (name, panels)
+
+
+def test_panel_points_count_only_data_inside_the_limits():
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 4)
+    a = axes.ravel()
+    a[0].plot([1.0, 2.0], [np.nan, np.nan])  # all NaN
+    a[1].plot([1.0, 2.0, 3.0], [1.0, 2.0, 50.0])
+    a[1].set_ylim(0, 10)  # one point beyond the limits
+    a[1].axhline(5)  # a guide in axes coordinates
+    a[2].plot([0, 1], [0, 1], gid=plots.GUIDE)  # a reference line only
+    a[3].pcolormesh(np.arange(3.0), np.arange(3.0), np.array([[np.nan, 1.0], [np.nan, np.nan]]))
+    a[4].bar(["x", "y"], [0.0, 3.0])  # one bar of no height
+    a[5].stairs([0.0, np.nan, 2.0, 4.0], np.arange(5.0))
+    a[6].scatter([np.nan, 1.0], [1.0, 1.0])
+    a[7].set_visible(False)
+    points = [p["points"] for p in plots.panel_points(fig)]
+    plt.close(fig)
+    assert points == [0, 2, 0, 1, 1, 2, 1]
+
+
+def test_an_all_nan_panel_is_seen_in_a_real_figure(tmp_path, files):
+    metrics = {"splits": {"test": {"vs_label": files["metrics"]["splits"]["test"]["vs_label"]}}}
+    nan = {
+        k: (dict.fromkeys(v, np.nan) | {"n": v["n"]})
+        for k, v in metrics["splits"]["test"]["vs_label"]["per_bin"].items()
+    }
+    broken = {"splits": {"test": {"vs_label": {"overall": {}, "per_bin": nan}}}}
+    plots.binned_metrics_figure({"m1": broken}, tmp_path / "b.png")
+    assert [p["points"] for p in plots.read_panel_points(tmp_path / "b.png")] == [0, 0]
+    plots.binned_metrics_figure({"m1": metrics}, tmp_path / "ok.png")
+    assert all(p["points"] > 0 for p in plots.read_panel_points(tmp_path / "ok.png"))
 
 
 def test_same_figure_same_bytes(tmp_path, files):

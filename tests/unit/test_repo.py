@@ -44,3 +44,17 @@ def test_conda_envs_agree_with_pip_pins():
             name = name.lower().replace("_", "-")
             assert name in pins, f"{env_file.name}: {name} is not pinned in requirements.txt"
             assert pins[name] == version, f"{env_file.name}: {name} {version} != {pins[name]}"
+
+
+def test_a_missing_tool_skips_locally_and_fails_in_ci(monkeypatch):
+    import pytest
+
+    from workflow_runner import unavailable
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no chromium"):
+        unavailable("no chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true and no chromium"):
+        unavailable("no chromium")
+    assert 'export CI="${CI:-true}"' in (REPO / ".ci" / "run").read_text()

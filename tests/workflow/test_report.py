@@ -9,8 +9,9 @@ import re
 
 import pytest
 
+from ebteff.plots import read_panel_points
 from report_browser import find_chromium, show_every_result
-from workflow_runner import load_test_config
+from workflow_runner import load_test_config, unavailable
 
 MODELS = list(load_test_config()["models"])
 FIGURES = {
@@ -29,6 +30,15 @@ NO_CHROMIUM = (
     "no chromium on PATH: install Debian's `chromium` package (.ci/run does, as root) to open "
     "the report in a browser"
 )
+
+
+@pytest.fixture(scope="session")  # session: set up before the (session) report it would show
+def chromium() -> str:
+    """The browser, or a skip with the reason (a failure with ``CI=true``)."""
+    path = find_chromium()
+    if path is None:
+        unavailable(NO_CHROMIUM)
+    return path
 
 
 def report_data(html: str, name: str):
@@ -51,14 +61,15 @@ def test_report_holds_every_figure_with_its_caption_and_category(snakemake_repor
         head, data = entry["data_uri"].split(",", 1)
         assert head.startswith("data:image/png;") and head.endswith(";base64"), path
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n", path
+        # the figure's own bytes: what the panel check below reads is what a reader sees
+        assert base64.b64decode(data) == (snakemake_report.parents[1] / path).read_bytes(), path
     for m in MODELS:  # per-model captions are templates of the model's wildcard
         assert m in results[f"results/tiny/plots/accuracy/{m}.png"]["caption"]
         assert results[f"results/tiny/plots/accuracy/{m}.png"]["labels"] == {"model": m}
     assert "Effective temperatures of Gaia DR3 eclipsing binaries" in html  # report/workflow.rst
 
 
-@pytest.mark.skipif(find_chromium() is None, reason=NO_CHROMIUM)
-def test_report_shows_every_figure_in_headless_chromium(snakemake_report, tmp_path):
+def test_report_shows_every_figure_in_headless_chromium(chromium, snakemake_report, tmp_path):
     page = show_every_result(snakemake_report, tmp_path / "chromium")
     assert "error" not in page, page
     assert page["problems"] == []
@@ -70,8 +81,7 @@ def test_report_shows_every_figure_in_headless_chromium(snakemake_report, tmp_pa
         assert s["width"] >= 400 and s["height"] >= 300, s  # decoded, full-size figures
 
 
-@pytest.mark.skipif(find_chromium() is None, reason=NO_CHROMIUM)
-def test_the_browser_check_sees_a_broken_image(snakemake_report, tmp_path):
+def test_the_browser_check_sees_a_broken_image(chromium, snakemake_report, tmp_path):
     """The check above can fail: a figure whose bytes are not a PNG shows with no width."""
     html = snakemake_report.read_text()
     uri = report_data(html, "results")["results/tiny/plots/cmd.png"]["data_uri"]
@@ -81,6 +91,18 @@ def test_the_browser_check_sees_a_broken_image(snakemake_report, tmp_path):
     shown = {s["path"]: s for s in page["shown"]}
     assert shown["results/tiny/plots/cmd.png"]["width"] == 0
     assert shown["results/tiny/plots/sky.png"]["width"] > 0
+
+
+def test_every_figure_draws_data_in_every_panel(snakemake_run):
+    """No empty or all-NaN panel: each axes of each figure of the tiny run draws finite data
+    inside its limits (counted when the figure is saved, ebteff.plots.panel_points; reference
+    lines do not count). A figure of some size with nothing in it fails here."""
+    workdir, _ = snakemake_run
+    for path in FIGURES:
+        panels = read_panel_points(workdir / path)
+        assert panels, path
+        empty = [p["title"] or f"panel {i + 1}" for i, p in enumerate(panels) if not p["points"]]
+        assert not empty, f"{path}: nothing drawn in {empty} ({panels})"
 
 
 def test_every_rule_logs_what_it_read_wrote_and_how_long(snakemake_run):

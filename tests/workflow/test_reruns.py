@@ -1,7 +1,8 @@
 """Reruns and targets: exactly what Snakemake plans after a complete run when something changes.
 
 Each test works on a copy of the session's complete run and reads the plan of a dry run (`-n`),
-job by job. That a complete run leaves nothing to do is test_complete_run_leaves_nothing_to_do
+job by job: one test per row of the README's table "Reruns and targets" and per command under
+it. That a complete run leaves nothing to do is test_complete_run_leaves_nothing_to_do
 (test_workflow.py).
 """
 
@@ -72,6 +73,105 @@ def test_one_hyperparameter_reruns_that_model_and_what_follows_only(run_copy, ti
     assert reason.startswith("Params have changed") and "'min_samples_leaf': 8" in reason
 
 
+def after_training(model: str, chunks: int = CHUNKS) -> Counter:
+    """One model's jobs from its training on (README: `models.<name>.hyperparameters`)."""
+    return Counter(
+        {
+            ("train_model", f"model={model}"): 1,
+            **after_prediction(model, chunks),
+        }
+    )
+
+
+def after_prediction(model: str, chunks: int = CHUNKS) -> Counter:
+    return Counter(
+        {
+            **{
+                ("predict_chunk", f"model={model}, scatteritem={i}-of-{chunks}"): 1
+                for i in range(1, 1 + chunks)
+            },
+            ("gather_predictions", f"model={model}"): 1,
+            ("evaluate_model", f"model={model}"): 1,
+            ("calibrate_model", f"model={model}"): 1,
+            ("plot_model_accuracy", f"model={model}"): 1,
+        }
+    )
+
+
+CATALOGUE = Counter(
+    {("build_catalog", ""): 1, ("plot_catalog", ""): 1, ("plot_metrics", ""): 1, ("all", ""): 1}
+)
+
+
+def plan_after(run_copy, config: dict, name: str = "changed.yaml") -> Counter:
+    out = run_snakemake(run_copy, "-n", configfile=write_config(run_copy / name, config)).stdout
+    return planned_jobs(out)
+
+
+def test_features_target_or_transform_rerun_that_model_from_its_features(run_copy, tiny_config):
+    tiny_config["models"][CHANGED]["transform"] = "log10"
+    expected = after_training(CHANGED) + CATALOGUE
+    expected[("build_features", f"model={CHANGED}")] = 1
+    assert plan_after(run_copy, tiny_config) == expected
+
+
+@pytest.mark.parametrize(("key", "value"), [("chunks", 3), ("batch_rows", 3000)])
+def test_prediction_settings_rerun_prediction_onward_and_no_training(
+    run_copy, tiny_config, key, value
+):
+    tiny_config["predict"][key] = value
+    chunks = tiny_config["predict"]["chunks"]
+    expected = sum((after_prediction(m, chunks) for m in MODELS), Counter()) + CATALOGUE
+    assert plan_after(run_copy, tiny_config) == expected
+
+
+def test_split_reruns_the_split_onward(run_copy, tiny_config):
+    tiny_config["split"]["salt"] = "another-split"
+    expected = sum((after_training(m) for m in MODELS), Counter()) + CATALOGUE
+    expected[("make_split", "")] = 1
+    for m in MODELS:
+        expected[("build_features", f"model={m}")] = 1
+    assert plan_after(run_copy, tiny_config) == expected
+
+
+def test_correction_reruns_from_the_correction_on(run_copy, tiny_config):
+    tiny_config["correction"]["clip_sigma"] = 2.5
+    jobs = plan_after(run_copy, tiny_config)
+    rules = {rule for rule, _ in jobs}
+    assert {"fit_correction", "evaluate_correction", "build_features", "train_model"} <= rules
+    assert not rules & {"simulate_photometry", "validate_photometry", "make_split"}
+    assert sum(jobs[("train_model", f"model={m}")] for m in MODELS) == len(MODELS)
+
+
+def test_simulation_reruns_everything(run_copy, tiny_config, snakemake_run):
+    tiny_config["simulate"]["seed"] += 1
+    jobs = plan_after(run_copy, tiny_config)
+    # every job of the complete run, as many as a run from nothing has
+    _, proc = snakemake_run
+    done = re.search(r"(\d+) of \1 steps \(100%\) done", proc.stdout + proc.stderr)
+    assert sum(jobs.values()) == int(done[1])
+    assert jobs[("simulate_photometry", "")] == 1
+
+
+def test_enforce_memory_reruns_nothing(run_copy, tiny_config):
+    tiny_config["resources"]["enforce_memory"] = not tiny_config["resources"]["enforce_memory"]
+    cfg = write_config(run_copy / "changed.yaml", tiny_config)
+    proc = run_snakemake(run_copy, "-n", configfile=cfg)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_any_other_key_rebuilds_the_catalogue_and_publish_keys_nothing(run_copy, tiny_config):
+    # huggingface.* is read only when source is huggingface: it reaches the catalogue's
+    # provenance (the config hash) and nothing else
+    tiny_config["huggingface"]["revision"] = "v2"
+    assert plan_after(run_copy, tiny_config) == CATALOGUE
+    changed = {**tiny_config, "huggingface": load_test_config()["huggingface"]}
+    changed["publish"] = {**changed["publish"], "private": True}
+    cfg = write_config(run_copy / "publish.yaml", changed)
+    proc = run_snakemake(run_copy, "-n", configfile=cfg)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
 def test_one_model_rebuilt_as_a_target(run_copy):
     out = run_snakemake(
         run_copy, f"results/tiny/models/{CHANGED}/model.parquet", "--forcerun", "train_model", "-n"
@@ -95,3 +195,8 @@ def test_catalogue_rebuilt_alone(run_copy):
     assert planned_jobs(out) == Counter(
         {("build_catalog", ""): 1, ("plot_catalog", ""): 1, ("plot_metrics", ""): 1, ("all", ""): 1}
     )
+
+
+def test_every_model_retrained_and_what_follows(run_copy):
+    out = run_snakemake(run_copy, "--forcerun", "train_model", "-n").stdout
+    assert planned_jobs(out) == sum((after_training(m) for m in MODELS), Counter()) + CATALOGUE

@@ -79,7 +79,7 @@ def test_models_share_one_split_and_are_evaluated(snakemake_run):
         metrics = json.loads((workdir / f"results/tiny/models/{model}/metrics.json").read_text())
         test = metrics["splits"]["test"]
         assert test["vs_label"]["overall"]["n"] == table.filter(pl.col("split") == "test").height
-        assert 0 < test["vs_label"]["overall"]["mae"] < 5000
+        assert test["vs_label"]["overall"]["mae"] > 0  # how good it is: test_accuracy.py
         assert "vs_truth" in test and set(test["vs_label"]["per_bin"]) == set(
             ["0-4000", "4000-5000", "5000-6000", "6000-8000", "8000-50000"]
         )
@@ -299,8 +299,13 @@ def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
         assert abs(overall["within_2sigma"] - TWO_SIGMA) <= 0.02, name
         for bin_name, st in rep["by_predicted_bin"]["per_bin"].items():
             assert st["n"] >= 100 and _within_bounds(st), (name, bin_name, st)
-        if "raw_tree_spread" in rep:  # the trees alone are over-confident
-            assert rep["raw_tree_spread"]["overall"]["within_1sigma"] < 0.5, name
+        if "raw_tree_spread" in rep:
+            # the trees alone are over-confident: their spread, taken as sigma, misses the
+            # lower bound the calibrated sigma meets (68.27% - 3 points, less twice the
+            # binomial sampling error of these stars), so calibrating is not a formality
+            raw = rep["raw_tree_spread"]["overall"]
+            floor = ONE_SIGMA - 0.03 - 2 * (ONE_SIGMA * (1 - ONE_SIGMA) / raw["n"]) ** 0.5
+            assert raw["within_1sigma"] < floor, (name, raw["within_1sigma"], floor)
         cal = (
             json.loads((workdir / f"results/tiny/models/{name}/calibration.json").read_text())
             if name in MODELS
