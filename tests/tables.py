@@ -31,6 +31,7 @@ def make_table(n: int = 200, seed: int = 0) -> pl.DataFrame:
 def archive_table(photometry: pl.DataFrame) -> pl.DataFrame:
     """The Gaia columns of an upstream table as a Gaia Archive query returns them: archive
     names, BP - G instead of G - BP, NaN for missing values, no 2MASS or Pan-STARRS1."""
+
     def nan(c):
         return pl.when(pl.col(c) == SENTINEL).then(float("nan")).otherwise(pl.col(c))
 
