@@ -266,8 +266,14 @@ def column_names(names) -> dict[str, str]:
     return rename
 
 
-def check_types(schema: pl.Schema, path, numeric) -> None:
-    """``source_id`` integer, every column in ``numeric`` (present in ``schema``) a number."""
+def check_types(schema: pl.Schema, path, numeric, spelt=None) -> None:
+    """``source_id`` integer, every column in ``numeric`` (present in ``schema``) a number.
+    ``spelt``: upstream name -> the table's own spelling, for the message."""
+    spelt = spelt or {}
+
+    def name(c):
+        return f"{spelt[c]!r} (read as {c})" if spelt.get(c, c) != c else repr(c)
+
     if "source_id" not in schema:
         raise TableError(
             f"{path} has no source_id column: every star needs its Gaia DR3 source_id "
@@ -284,7 +290,7 @@ def check_types(schema: pl.Schema, path, numeric) -> None:
     if wrong:
         raise TableError(
             f"{path}: column(s) "
-            + ", ".join(f"{c!r} is {schema[c]}" for c in wrong)
+            + ", ".join(f"{name(c)} is {schema[c]}" for c in wrong)
             + "; expected a number (magnitudes in mag, Teff in K; missing values empty, NaN or "
             f"{SENTINEL})"
         )
@@ -296,15 +302,17 @@ def normalise(frame: pl.DataFrame, path="table", numeric=None) -> pl.DataFrame:
     ``numeric``: upstream names that must be numbers (default: every upstream column and derivable
     colour). Missing values of every float column become null; unknown columns are kept.
     """
-    frame = frame.rename(column_names(frame.columns))
+    rename = column_names(frame.columns)
+    spelt = {v: k for k, v in rename.items()}
+    frame = frame.rename(rename)
     for archive, upstream in NEGATED_ARCHIVE_COLOURS.items():
         if archive in frame.columns and upstream not in frame.columns:
-            check_types(frame.schema, path, [archive])
+            check_types(frame.schema, path, [archive], spelt)
             frame = frame.with_columns((-pl.col(archive).cast(pl.Float64)).alias(upstream)).drop(
                 archive
             )
     wanted = set(COLUMNS) - {"source_id"} | set(DERIVED_COLOURS) if numeric is None else numeric
-    check_types(frame.schema, path, sorted(wanted))
+    check_types(frame.schema, path, sorted(wanted), spelt)
     floats = [
         c
         for c, dtype in frame.schema.items()
