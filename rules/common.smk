@@ -18,19 +18,29 @@ wildcard_constraints:
 
 
 def config_hash():
-    """Short sha256 of the resolved config, recorded in provenance. Left out: `publish` and
-    `resources` (where results go and how much memory jobs ask for change none of them).
+    """Short sha256 of the resolved config, recorded in provenance. Left out: `publish`,
+    `resources` and `stars` (where results go, how much memory jobs ask for and which table of
+    one's own stars is predicted change none of the catalogue's results).
     """
-    settings = {k: v for k, v in config.items() if k not in ("publish", "resources")}
+    settings = {k: v for k, v in config.items() if k not in ("publish", "resources", "stars")}
     text = _json.dumps(settings, sort_keys=True, default=str)
     return _hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def photometry_path(wildcards=None):
-    """The acquired photometry table: simulated or downloaded into resources/, or a local file."""
-    if config["source"] == "local":
-        return config["local"]["path"]
+    """The acquired photometry table: simulated, downloaded or imported into resources/."""
     return PHOTOMETRY
+
+
+def local_table(wildcards=None):
+    """A local photometry table (source: local), checked to exist and be of a known format."""
+    from ebteff.tables import TableError, check_exists, table_format
+
+    try:
+        table_format(config["local"]["path"] or "", "local.path")
+        return str(check_exists(config["local"]["path"], "local.path"))
+    except TableError as err:
+        raise WorkflowError(str(err)) from None
 
 
 def simulated():
@@ -148,7 +158,10 @@ def n_stars():
     try:
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(photometry_path()).metadata.num_rows
+        path = photometry_path()
+        if config["source"] == "local" and not os.path.exists(path):
+            path = config["local"]["path"]  # before its import
+        return pq.ParquetFile(path).metadata.num_rows
     except Exception:  # not downloaded yet, or unreadable (validation reports that)
         return FULL_CATALOGUE_ROWS
 

@@ -331,3 +331,52 @@ def normalise(frame: pl.DataFrame, path="table", numeric=None) -> pl.DataFrame:
         if name not in frame.columns and a in frame.columns and b in frame.columns
     ]
     return frame.with_columns(derived) if derived else frame
+
+
+def import_photometry(
+    path: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    batch_rows: int = 100_000,
+    key: str = "local.path",
+) -> dict:
+    """A user's photometry table (any format and naming :func:`normalise` reads) written as the
+    upstream schema: every upstream column, in order (a survey the table lacks is all -999.0,
+    as upstream writes a missing value), then the table's extra columns. Batch by batch and
+    atomically; returns rows and the upstream columns the table did not have."""
+    from .io import parquet_batches
+
+    numeric = [c for c in COLUMNS if c != "source_id"]
+    rows, lacking, ids = 0, None, []
+    with parquet_batches(out) as write:
+        for raw in table_batches(path, batch_rows, key):
+            frame = normalise(raw, path, set(numeric) | set(DERIVED_COLOURS))
+            if lacking is None:
+                lacking = [c for c in numeric if c not in frame.columns]
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(c) for c in lacking)
+            extra = [c for c in frame.columns if c not in COLUMNS]
+            frame = frame.select(
+                *COLUMNS,
+                *extra,
+            ).with_columns(
+                pl.col(c).fill_null(SENTINEL)
+                for c in [*numeric, *extra]
+                if frame.schema[c].is_float()
+            )
+            if frame["source_id"].null_count():
+                raise TableError(
+                    f"{path}: {frame['source_id'].null_count()} row(s) have no source_id"
+                )
+            ids.append(frame["source_id"].to_numpy())
+            rows += frame.height
+            write(frame)
+        if rows == 0:
+            raise TableError(f"{path} has no rows; an empty photometry table cannot be used")
+        every = np.sort(np.concatenate(ids))
+        twice = every[1:][every[1:] == every[:-1]]
+        if twice.size:
+            raise TableError(
+                f"{path}: source_id is not unique ({twice.size} duplicate row(s)); each star "
+                f"must appear exactly once (first repeated: {int(twice[0])})"
+            )
+    return {"rows": rows, "lacking_columns": lacking or []}

@@ -250,3 +250,35 @@ def test_a_column_of_the_wrong_type_is_named_with_its_expected_type(trained, sta
     (trained / "bad.csv").write_text("source_id,phot_g_mean_mag\n1,15.0\n2,bright\n")
     out = refused(trained, "stars", "--config", "stars=bad.csv")
     assert "bad.csv: column 'phot_g_mean_mag' holds a value that is not a number" in out
+
+
+# -- source: local with the same table ------------------------------------------------------------
+
+
+def test_a_local_archive_table_with_nan_and_gaia_only_is_accepted(trained, tmp_path):
+    """The table a user has (CSV, archive names, NaN, no 2MASS or Pan-STARRS1) as `local.path`:
+    imported into the upstream schema and validated, the missing surveys as missing values."""
+    write_as(user_table(trained), tmp_path / "mine.csv")
+    config = load_test_config()
+    config.update(source="local", local={"path": "mine.csv"})
+    cfg = write_config(tmp_path / "local.yaml", config)
+
+    run_snakemake(tmp_path, "results/photometry/summary.json", configfile=cfg)
+
+    summary = json.loads((tmp_path / "results/photometry/summary.json").read_text())
+    assert summary["rows"] == N_STARS + len(HOPELESS)
+    assert {"j_m", "k_m", "ps_gPSFMag", "j_k"} <= set(summary["empty_columns"])
+    imported = pl.read_parquet(tmp_path / PHOTOMETRY)
+    stars = imported.head(N_STARS)
+    original = pl.read_parquet(trained / PHOTOMETRY).head(N_STARS)
+    for col in ("g", "bp", "rp", "bp_rp", "g_bp", "g_rp", "teff_gaia"):
+        assert stars[col].equals(original[col]), col
+
+
+def test_a_local_path_that_does_not_exist_names_the_key(tmp_path):
+    config = load_test_config()
+    config.update(source="local", local={"path": "gone.parquet"})
+    cfg = write_config(tmp_path / "local.yaml", config)
+    proc = run_snakemake(tmp_path, configfile=cfg, check=False)
+    assert proc.returncode != 0
+    assert "gone.parquet (config key local.path) does not exist" in proc.stdout + proc.stderr
