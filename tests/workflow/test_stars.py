@@ -279,6 +279,6 @@ def test_a_local_path_that_does_not_exist_names_the_key(tmp_path):
     config = load_test_config()
     config.update(source="local", local={"path": "gone.parquet"})
     cfg = write_config(tmp_path / "local.yaml", config)
-    proc = run_snakemake(tmp_path, configfile=cfg, check=False)
+    proc = run_snakemake(tmp_path, "results/photometry/summary.json", configfile=cfg, check=False)
     assert proc.returncode != 0
     assert "gone.parquet (config key local.path) does not exist" in proc.stdout + proc.stderr
