@@ -266,9 +266,11 @@ def write_fits_batches(
     schema = pl.from_arrow(pf.schema_arrow.empty_table()).schema
     strings = [c for c, d in schema.items() if d == pl.String]
     widths = dict.fromkeys(strings, 1)
+    lf = pl.scan_parquet(parquet_path)  # row ranges of a lazy scan: flat memory
+    starts = range(0, n_rows, max(1, batch_rows))
     if strings:
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=strings):
-            frame = pl.from_arrow(batch)
+        for lo in starts:
+            frame = lf.select(strings).slice(lo, batch_rows).collect()
             for c in strings:
                 widths[c] = max(widths[c], int(frame[c].str.len_bytes().max() or 1))
     cols, dtype = [], []
@@ -293,8 +295,8 @@ def write_fits_batches(
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         fh.write(fits.PrimaryHDU().header.tostring().encode("ascii"))
         fh.write(hdu.header.tostring().encode("ascii"))
-        for batch in pf.iter_batches(batch_size=batch_rows):
-            frame = pl.from_arrow(batch)
+        for lo in starts:
+            frame = lf.slice(lo, batch_rows).collect()
             rec = np.empty(frame.height, dtype=dtype)
             for name, d in schema.items():
                 s = frame[name]

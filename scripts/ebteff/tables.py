@@ -112,15 +112,14 @@ def _frame_batches(frame: pl.DataFrame, batch_rows: int) -> Iterator[pl.DataFram
 
 
 def _parquet_batches(path: Path, batch_rows: int) -> Iterator[pl.DataFrame]:
+    # row ranges of a lazy scan, as predict_chunk reads: memory stays flat (pyarrow's
+    # iter_batches kept growing, by about a batch's worth every few batches)
     import pyarrow.parquet as pq
 
-    meta = pq.ParquetFile(path)
-    empty = True
-    for batch in meta.iter_batches(batch_size=batch_rows):
-        empty = False
-        yield pl.from_arrow(batch)
-    if empty:
-        yield pl.from_arrow(meta.schema_arrow.empty_table())
+    n_rows = pq.ParquetFile(path).metadata.num_rows
+    lf = pl.scan_parquet(path)
+    for lo in range(0, max(n_rows, 1), batch_rows):
+        yield lf.slice(lo, batch_rows).collect()
 
 
 def _known_numeric() -> dict[str, pl.DataType]:
