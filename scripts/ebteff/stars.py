@@ -243,7 +243,10 @@ def predict_stars(
             write(out)
             if progress is not None:
                 progress.update(out.height)
-        every = np.sort(np.concatenate(ids)) if ids else np.array([], dtype=np.int64)
+        # 8 bytes a star, the one thing kept across batches: a repeat in different batches
+        every = np.concatenate(ids) if ids else np.array([], dtype=np.int64)
+        ids.clear()
+        every.sort()
         if every.size and (every[1:] == every[:-1]).any():
             first = int(every[1:][every[1:] == every[:-1]][0])
             raise TableError(
