@@ -35,6 +35,7 @@ include: "rules/predict.smk"
 include: "rules/catalog.smk"
 include: "rules/publish.smk"
 include: "rules/report.smk"
+include: "rules/stars.smk"
 
 
 rule all:

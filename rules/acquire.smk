@@ -1,5 +1,5 @@
 # Stage 1: acquire the photometry table. Exactly one of these rules exists per run,
-# chosen by `source:` in the config; a `local` source needs no rule at all.
+# chosen by `source:` in the config.
 
 
 if config["source"] == "simulate":
@@ -50,3 +50,29 @@ elif config["source"] == "huggingface":
             retries=config["huggingface"]["retries"],
         script:
             "../scripts/download_photometry.py"
+
+else:
+
+    # A user's own table (Parquet, CSV, FITS or VOTable; upstream or Gaia Archive names; missing
+    # values null, NaN or -999.0) in the upstream schema, which every later stage reads.
+    rule import_photometry:
+        input:
+            table=local_table,
+        output:
+            photometry=PHOTOMETRY,
+        log:
+            results_path("logs/import_photometry.log"),
+        benchmark:
+            results_path("benchmarks/import_photometry.tsv")
+        conda:
+            "../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=mem_mb_for_table(per_row_bytes=0, base_mb=1500),
+            runtime=30,
+            attempt=attempt_number,
+            enforce_memory=ENFORCE_MEMORY,
+        params:
+            batch_rows=config["predict"]["batch_rows"],
+        script:
+            "../scripts/import_photometry.py"

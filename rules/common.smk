@@ -35,22 +35,33 @@ wildcard_constraints:
 
 
 def config_hash():
-    """Short sha256 of the resolved config, recorded in provenance. Left out: `run`, `publish`
-    and `resources` (the run's name, where results go and how much memory jobs ask for change
-    none of them).
+    """Short sha256 of the resolved config, recorded in provenance. Left out: `run`, `publish`,
+    `resources` and `stars` (the run's name, where results go, how much memory jobs ask for and
+    which table of one's own stars is predicted change none of the catalogue's results).
     """
     settings = {
-        k: v for k, v in config.items() if k not in ("run", "publish", "resources")
+        k: v
+        for k, v in config.items()
+        if k not in ("run", "publish", "resources", "stars")
     }
     text = _json.dumps(settings, sort_keys=True, default=str)
     return _hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def photometry_path(wildcards=None):
-    """The acquired photometry table: simulated or downloaded into resources/, or a local file."""
-    if config["source"] == "local":
-        return config["local"]["path"]
+    """The acquired photometry table: simulated, downloaded or imported into resources/."""
     return PHOTOMETRY
+
+
+def local_table(wildcards=None):
+    """A local photometry table (source: local), checked to exist and be of a known format."""
+    from ebteff.tables import TableError, check_exists, table_format
+
+    try:
+        table_format(config["local"]["path"] or "", "local.path")
+        return str(check_exists(config["local"]["path"], "local.path"))
+    except TableError as err:
+        raise WorkflowError(str(err)) from None
 
 
 def simulated():
@@ -208,7 +219,10 @@ def n_stars():
     try:
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(photometry_path()).metadata.num_rows
+        path = photometry_path()
+        if config["source"] == "local" and not os.path.exists(path):
+            path = config["local"]["path"]  # before its import
+        return pq.ParquetFile(path).metadata.num_rows
     except Exception:  # not downloaded yet, or unreadable (validation reports that)
         return FULL_CATALOGUE_ROWS
 
@@ -352,3 +366,86 @@ def publish_release():
         "source_detail": detail,
         "model_source": {k: MODEL_SOURCE[k] for k in ("source", "repo_id", "revision")},
     }
+
+
+# -- Teff for a user's own table (rules/stars.smk) --------------------------------------------
+
+STARS = config["stars"]
+RELEASE = resources_path("models")
+
+
+def stars_name():
+    """Output name of the stars table: its file name without the format ending."""
+    from ebteff.tables import table_stem
+
+    return table_stem(STARS)
+
+
+def _table_error(err):
+    return WorkflowError(str(err))
+
+
+def stars_table(wildcards=None):
+    """The user's table, checked to exist (the message names the config key)."""
+    from ebteff.tables import TableError, check_exists, table_format
+
+    try:
+        table_format(STARS, "stars")
+        return str(check_exists(STARS, "stars"))
+    except TableError as err:
+        raise _table_error(err) from None
+
+
+def stars_targets(wildcards=None):
+    """What `snakemake stars` builds."""
+    if not STARS:
+        raise WorkflowError(
+            "`snakemake stars` needs the table of stars to predict: add --config stars=PATH "
+            "(a Parquet, CSV, FITS or VOTable file)"
+        )
+    stars_table()
+    return [f"{RESULTS}/stars/{stars_name()}.{ext}" for ext in ("parquet", "fits")]
+
+
+def stars_model_inputs(wildcards=None):
+    """Models, calibrations, best-of calibration and correction the stars are predicted with:
+    this run's, or (model_source: huggingface) the published release's, downloaded pinned.
+    """
+    if MODEL_SOURCE["source"] == "huggingface":
+        calibration = f"{RELEASE}/{{model}}/calibration.json"
+        best, correction = (
+            f"{RELEASE}/teff_best_calibration.json",
+            f"{RELEASE}/teff_correction.json",
+        )
+    else:
+        calibration = results_path("models/{model}/calibration.json")
+        best, correction = results_path("calibration/teff_best.json"), CORRECTION_JSON
+    return {
+        "models": expand(results_path("models/{model}/model.parquet"), model=MODELS),
+        "metadata": expand(results_path("models/{model}/metadata.json"), model=MODELS),
+        "calibrations": expand(calibration, model=MODELS),
+        "best_calibration": best,
+        "correction": correction,
+    }
+
+
+def stars_mem_mb(wildcards, input, attempt):
+    """Every forest in memory (about 16 bytes per byte of its file) plus a batch of stars."""
+    forest_mb = sum(16 * os.path.getsize(p) / 1e6 for p in input.models)
+    batch_mb = config["predict"]["batch_rows"] * 4000 / 1e6
+    return int((500 + forest_mb + batch_mb) * attempt)
+
+
+def release_file_pin(wildcards):
+    """sha256 pin of one file of the published release that `stars` needs."""
+    pin = (MODEL_SOURCE["sha256"] or {}).get(wildcards.release_file)
+    if not pin:
+        raise WorkflowError(
+            f"model_source.sha256 has no pin for {wildcards.release_file} of the model "
+            f"repository {MODEL_SOURCE['repo_id']!r}: `snakemake stars` with published models "
+            "uses each model's calibration.json, teff_best_calibration.json and "
+            "teff_correction.json as published, and loads a file from outside the run only "
+            "when its sha256 is pinned. Take the pins from the release's manifest.json (its "
+            "model_source block) or its model card. Nothing was downloaded."
+        )
+    return pin

@@ -96,6 +96,32 @@ else:
         script:
             "../scripts/download_model.py"
 
+    localrules:
+        download_release_file,
+
+    # What `snakemake stars` takes from the release as published (the catalogue calibrates the
+    # downloaded models again on this run's data instead): each pinned like the forests.
+    rule download_release_file:
+        output:
+            f"{RELEASE}/{{release_file}}",
+        log:
+            results_path("logs/download_release_file/{release_file}.log"),
+        wildcard_constraints:
+            release_file="|".join(
+                [rf"{m}/calibration\.json" for m in MODELS]
+                + [r"teff_best_calibration\.json", r"teff_correction\.json"]
+            ),
+        retries: 1
+        conda:
+            "../envs/publish.yaml"
+        params:
+            repo_id=MODEL_SOURCE["repo_id"],
+            revision=MODEL_SOURCE["revision"],
+            sha256=release_file_pin,
+            retries=MODEL_SOURCE["retries"],
+        script:
+            "../scripts/download_release_file.py"
+
 
 rule evaluate_model:
     input:

@@ -8,10 +8,15 @@ import numpy as np
 import polars as pl
 
 from ebteff import __version__
-from ebteff.calibrate import calibrated_teff, coverage_report
-from ebteff.catalog import assemble, fit_best_calibration, summarise, write_fits
+from ebteff.calibrate import coverage_report
+from ebteff.catalog import (
+    catalogue_base,
+    catalogue_rows,
+    fit_best_calibration,
+    summarise,
+    write_fits,
+)
 from ebteff.correction import correction_origin, load_correction_json
-from ebteff.features import prepare_photometry
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
 from ebteff.logs import finished, setup_logging
 
@@ -27,30 +32,12 @@ def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     models = list(smk.params.models)
     correction = load_correction_json(smk.input.correction)
-    base = (
-        prepare_photometry(
-            scan_photometry(smk.input.photometry).select("source_id", "ra", "dec", "teff_gaia"),
-            correction,
-        )
-        .select("source_id", "ra", "dec", "teff_gaia", "teff_gaia_corrected")
-        .collect()
-    )
-    predictions = {}
-    for m, pred_path, cal_path in zip(
-        models, smk.input.predictions, smk.input.calibrations, strict=True
-    ):
-        pred = pl.read_parquet(pred_path)
-        calibration = json.loads(open(cal_path).read())
-        teff, sigma = calibrated_teff(
-            calibration,
-            pred[f"teff_{m}_raw"].fill_null(np.nan).to_numpy(),
-            pred[f"teff_{m}_spread"].fill_null(np.nan).to_numpy(),
-        )
-        predictions[m] = pred.select(
-            "source_id",
-            pl.Series(f"teff_{m}", teff).fill_nan(None),
-            pl.Series(f"teff_{m}_err", sigma).fill_nan(None),
-        )
+    base = catalogue_base(scan_photometry(smk.input.photometry), correction).collect()
+    raw = {m: pl.read_parquet(path) for m, path in zip(models, smk.input.predictions, strict=True)}
+    calibrations = {
+        m: json.loads(open(path).read())
+        for m, path in zip(models, smk.input.calibrations, strict=True)
+    }
     split = pl.read_parquet(smk.input.split)
 
     def labelled(frame, part):
@@ -58,14 +45,14 @@ def main(smk) -> None:
 
     # the best-of-models choice is calibrated on calibration-split stars (their GSP-Phot Teff
     # is the label) and judged on test stars, as if they had no GSP-Phot Teff
-    chosen = assemble(base, predictions)
+    chosen = catalogue_rows(base, raw, calibrations)
     first = labelled(chosen, "calibration")
     best_calibration = fit_best_calibration(
         *(first[c].fill_null(np.nan).to_numpy() for c in ("teff_ml_best", "teff_ml_best_err")),
         first["teff_ml_best_source"].to_numpy(),
         first["teff_gaia_corrected"].fill_null(np.nan).to_numpy(),
     )
-    cat = assemble(base, predictions, best_calibration)
+    cat = catalogue_rows(base, raw, calibrations, best_calibration)
     if cat.height != base.height or cat["source_id"].n_unique() != base.height:
         raise ValueError("catalogue rows do not match the input stars one to one")
 

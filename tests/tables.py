@@ -26,3 +26,42 @@ def make_table(n: int = 200, seed: int = 0) -> pl.DataFrame:
     data["teff_gaia"] = teff
     data["ps_rPSFMag"] = np.where(data["dec"] > -30, data["ps_rPSFMag"], SENTINEL)
     return pl.DataFrame(data, schema=COLUMNS)
+
+
+def archive_table(photometry: pl.DataFrame) -> pl.DataFrame:
+    """The Gaia columns of an upstream table as a Gaia Archive query returns them: archive
+    names, BP - G instead of G - BP, NaN for missing values, no 2MASS or Pan-STARRS1."""
+
+    def nan(c):
+        return pl.when(pl.col(c) == SENTINEL).then(float("nan")).otherwise(pl.col(c))
+
+    return photometry.select(
+        "source_id",
+        nan("ra").alias("ra"),
+        nan("dec").alias("dec"),
+        nan("g").alias("phot_g_mean_mag"),
+        nan("bp").alias("phot_bp_mean_mag"),
+        nan("rp").alias("phot_rp_mean_mag"),
+        nan("bp_rp").alias("bp_rp"),
+        (-nan("g_bp")).alias("bp_g"),
+        nan("g_rp").alias("g_rp"),
+        nan("teff_gaia").alias("teff_gspphot"),
+        nan("logg_gaia").alias("logg_gspphot"),
+        nan("mh_gaia").alias("mh_gspphot"),
+    )
+
+
+def write_as(frame: pl.DataFrame, path) -> None:
+    """Write a table as Parquet, CSV, FITS or VOTable, by the file name's ending."""
+    from pathlib import Path
+
+    suffix = Path(path).suffix
+    if suffix == ".parquet":
+        frame.write_parquet(path)
+    elif suffix == ".csv":
+        frame.write_csv(path)
+    else:
+        from astropy.table import Table
+
+        table = Table({c: frame[c].to_numpy() for c in frame.columns})
+        table.write(path, format="votable" if suffix in (".vot", ".xml") else "fits")

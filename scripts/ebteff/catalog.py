@@ -14,11 +14,55 @@ import os
 import numpy as np
 import polars as pl
 
-from .calibrate import MIN_STARS, apply_calibration, fit_calibration
+from .calibrate import MIN_STARS, apply_calibration, calibrated_teff, fit_calibration
+from .features import prepare_photometry
 
 FLAG_B_MAX = 300.0
 FLAG_C_MAX = 500.0
 GAIA = "gaia"
+
+
+#: The columns of the input that a catalogue row starts from.
+BASE_COLUMNS = ("source_id", "ra", "dec", "teff_gaia", "teff_gaia_corrected")
+
+
+def catalogue_base(photometry: pl.LazyFrame, correction) -> pl.LazyFrame:
+    """``BASE_COLUMNS`` of a photometry table (null where it lacks ra, dec or teff_gaia)."""
+    names = photometry.collect_schema().names()
+    lacking = [c for c in ("ra", "dec", "teff_gaia") if c not in names]
+    lf = photometry.with_columns(pl.lit(None, pl.Float64).alias(c) for c in lacking)
+    return prepare_photometry(lf.select("source_id", "ra", "dec", "teff_gaia"), correction).select(
+        BASE_COLUMNS
+    )
+
+
+def calibrated_model(name: str, raw: pl.DataFrame, calibration: dict) -> pl.DataFrame:
+    """source_id, ``teff_{name}`` and ``teff_{name}_err`` from a model's raw output (columns
+    ``teff_{name}_raw``, ``teff_{name}_spread``) and its stored calibration."""
+    teff, sigma = calibrated_teff(
+        calibration,
+        raw[f"teff_{name}_raw"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
+        raw[f"teff_{name}_spread"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
+    )
+    return raw.select(
+        "source_id",
+        pl.Series(f"teff_{name}", teff).fill_nan(None),
+        pl.Series(f"teff_{name}_err", sigma).fill_nan(None),
+    )
+
+
+def catalogue_rows(
+    base: pl.DataFrame,
+    raw: dict[str, pl.DataFrame],
+    calibrations: dict[str, dict],
+    best_calibration: dict | None = None,
+) -> pl.DataFrame:
+    """Catalogue rows from models' raw outputs: every model through its stored calibration
+    (:func:`calibrated_model`), then the best of them (:func:`assemble`). The catalogue and the
+    prediction of a user's own stars both go through here, so the same star with the same models
+    gets the same values."""
+    predictions = {m: calibrated_model(m, frame, calibrations[m]) for m, frame in raw.items()}
+    return assemble(base, predictions, best_calibration)
 
 
 def best_of(teff: dict[str, np.ndarray], sigma: dict[str, np.ndarray]):
@@ -202,3 +246,65 @@ def write_fits(cat: pl.DataFrame, path: str | os.PathLike, header: dict[str, tup
     with atomic_output(path) as tmp:
         # no CHECKSUM cards: astropy stamps them with the current time, which breaks byte identity
         fits.HDUList([primary, hdu]).writeto(tmp)
+
+
+def write_fits_batches(
+    parquet_path: str | os.PathLike,
+    path: str | os.PathLike,
+    header: dict[str, tuple],
+    batch_rows: int = 100_000,
+) -> None:
+    """The FITS twin of a Parquet catalogue (as :func:`write_fits` writes it), streamed: the
+    table is read and its rows written batch by batch, so memory holds one batch."""
+    import pyarrow.parquet as pq
+    from astropy.io import fits
+
+    from .io import atomic_output
+
+    pf = pq.ParquetFile(parquet_path)
+    n_rows = pf.metadata.num_rows
+    schema = pl.from_arrow(pf.schema_arrow.empty_table()).schema
+    strings = [c for c, d in schema.items() if d == pl.String]
+    widths = dict.fromkeys(strings, 1)
+    lf = pl.scan_parquet(parquet_path)  # row ranges of a lazy scan: flat memory
+    starts = range(0, n_rows, max(1, batch_rows))
+    if strings:
+        for lo in starts:
+            frame = lf.select(strings).slice(lo, batch_rows).collect()
+            for c in strings:
+                widths[c] = max(widths[c], int(frame[c].str.len_bytes().max() or 1))
+    cols, dtype = [], []
+    for name, d in schema.items():
+        unit, _ = column_doc(name)
+        if d == pl.String:
+            cols.append(fits.Column(name=name, format=f"{widths[name]}A"))
+            dtype.append((name, f"S{widths[name]}"))
+        elif d.is_integer():
+            cols.append(fits.Column(name=name, format="K"))
+            dtype.append((name, ">i8"))
+        else:
+            cols.append(fits.Column(name=name, format="D", unit=unit or None))
+            dtype.append((name, ">f8"))
+    hdu = fits.BinTableHDU.from_columns(cols, nrows=0, name="EB_TEFF")
+    for i, name in enumerate(schema.names(), start=1):
+        hdu.header.comments[f"TTYPE{i}"] = column_doc(name)[1][:68]
+    for key, (value, comment) in header.items():
+        hdu.header[key] = (value, comment)
+    hdu.header["NAXIS2"] = n_rows
+    dtype = np.dtype(dtype)
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(fits.PrimaryHDU().header.tostring().encode("ascii"))
+        fh.write(hdu.header.tostring().encode("ascii"))
+        for lo in starts:
+            frame = lf.slice(lo, batch_rows).collect()
+            rec = np.empty(frame.height, dtype=dtype)
+            for name, d in schema.items():
+                s = frame[name]
+                if d == pl.String:
+                    rec[name] = np.array(s.fill_null("").to_list(), dtype=f"S{widths[name]}")
+                elif d.is_integer():
+                    rec[name] = s.to_numpy()
+                else:
+                    rec[name] = s.cast(pl.Float64).fill_null(np.nan).to_numpy()
+            fh.write(rec.tobytes())
+        fh.write(b"\0" * (-n_rows * dtype.itemsize % 2880))

@@ -66,6 +66,11 @@ CARD = "README.md"
 MODEL_REPO_FILES = ("model.parquet", "metadata.json", "calibration.json", "metrics.json")
 #: The files a run needs to use a published model instead of training it (each one pinned).
 MODEL_FETCH_FILES = ("model.parquet", "metadata.json")
+#: What else `snakemake stars` takes from a release as published (each one pinned): per model
+#: its calibration, and for the release the best-of calibration and the hot-star correction.
+STARS_MODEL_FILES = ("calibration.json",)
+BEST_CALIBRATION_RELEASE_FILE = "teff_best_calibration.json"
+CORRECTION_RELEASE_FILE = "teff_correction.json"
 
 #: Files in a staged folder that are not part of the release: Snakemake marks a directory
 #: output with this file; it is neither listed in the manifest nor uploaded.
@@ -157,6 +162,7 @@ class Run:
     fits_header: dict
     models: tuple[ModelRun, ...]
     correction_metrics: dict | None = None
+    best_calibration_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,7 @@ def load_run(
         fits_header=fits_catalog_header(catalog_fits),
         models=tuple(runs),
         correction_metrics=_read_json(correction_metrics) if correction_metrics else None,
+        best_calibration_file=Path(best_calibration),
     )
 
 
@@ -640,55 +647,41 @@ def _learns(meta: dict) -> str:
     return "log10 Teff" if meta["transform"] == "log10" else "Teff"
 
 
-def model_usage(release: Release, model: ModelRun, model_sha256: str) -> str:
-    """A snippet that downloads one model and predicts Teff and sigma for published stars."""
-    name = model.name
+def model_usage(release: Release, names: list[str], pins: Mapping[str, str]) -> str:
+    """A snippet that downloads the release and predicts every model, ``teff_best`` and the
+    flag for published stars (any table of stars works the same way)."""
+    pin_lines = "\n".join(f"    {k!r}: {v!r}," for k, v in pins.items())
     return _code(
         f'''
 import hashlib
-import json
+from pathlib import Path
 
 import polars as pl
 from huggingface_hub import hf_hub_download
 
 # ebteff is the workflow's own library (scripts/ebteff): put the workflow's scripts/ folder on
 # PYTHONPATH. The models are Parquet tables of tree nodes, not pickles: loading runs no code.
-from ebteff.calibrate import calibrated_teff
-from ebteff.features import ModelSpec, prepare_photometry
-from ebteff.forest import load_forest
-from ebteff.io import scan_photometry
-from ebteff.predict import LoadedModel, predict_frame
+import ebteff
 
 MODELS, DATASET, REVISION = "{release.model_repo}", "{release.dataset_repo}", "{release.revision}"
-NAME = "{name}"
-# sha256 of the file this card describes: refuse any other
-MODEL_SHA256 = "{model_sha256}"
+# sha256 of every file of the release this card describes: refuse any other
+PINS = {{
+{pin_lines}
+}}
+FOLDER = Path("ebteff-models")
+for filename, sha256 in PINS.items():
+    path = hf_hub_download(MODELS, filename, revision=REVISION, local_dir=FOLDER)
+    with open(path, "rb") as fh:
+        if hashlib.sha256(fh.read()).hexdigest() != sha256:
+            raise ValueError(f"{{path}} is not the file this card describes")
 
-
-def fetch(filename, repo=MODELS, repo_type="model"):
-    return hf_hub_download(repo, filename, repo_type=repo_type, revision=REVISION)
-
-
-model_file = fetch(f"{{NAME}}/model.parquet")
-with open(model_file, "rb") as fh:
-    if hashlib.sha256(fh.read()).hexdigest() != MODEL_SHA256:
-        raise ValueError(f"{{model_file}} is not the model this card describes")
-forest, _ = load_forest(model_file)
-with open(fetch(f"{{NAME}}/metadata.json")) as fh:
-    spec = ModelSpec.from_config(NAME, json.load(fh))
-with open(fetch(f"{{NAME}}/calibration.json")) as fh:
-    calibration = json.load(fh)
-
-# The first 1,000 stars of the published photometry (-999.0 -> null, derived colours added).
-photometry = fetch("{PHOTOMETRY_FILE}", DATASET, "dataset")
-stars = prepare_photometry(scan_photometry(photometry).head(1000), None).collect()
-pred = predict_frame(stars, [LoadedModel(spec, forest)])
-# on the catalogue's scale (corrected GSP-Phot Teff), with the calibrated 1-sigma error
-teff, teff_err = calibrated_teff(
-    calibration, pred[f"teff_{{NAME}}_raw"].to_numpy(), pred[f"teff_{{NAME}}_spread"].to_numpy()
-)
-result = pl.DataFrame({{"source_id": pred["source_id"], "teff": teff, "teff_err": teff_err}})
-print(result.drop_nans().head())
+# The first 1,000 stars of the published photometry. A table of your own works the same way:
+# upstream or Gaia Archive column names, missing values null, NaN or -999.0.
+photometry = hf_hub_download(DATASET, "{PHOTOMETRY_FILE}", repo_type="dataset", revision=REVISION)
+stars = pl.read_parquet(photometry, n_rows=1000)
+# every model's Teff and calibrated 1-sigma error, teff_best, its error and source, the flag
+result = ebteff.predict_table(stars, FOLDER, models={names!r})
+print(result.select("source_id", "teff_best", "teff_best_err", "teff_best_source", "flag").head())
 '''
     )
 
@@ -944,11 +937,19 @@ def render_model_card(run: Run, release: Release, files: Mapping[str, dict]) -> 
         ),
         "Files per model: `model.parquet` (the forest), `metadata.json` (features, label, "
         "hyperparameters, training), `calibration.json` (uncertainty calibration), "
-        "`metrics.json` (every metric below, and per Teff bin).",
+        "`metrics.json` (every metric below, and per Teff bin). For the release: "
+        f"`{BEST_CALIBRATION_RELEASE_FILE}` (calibration of the best-of-models sigma) and "
+        f"`{CORRECTION_RELEASE_FILE}` (the hot-star correction), so that the release alone "
+        "turns a table of stars into the catalogue's columns (`snakemake stars` with "
+        "`model_source: huggingface`, or `ebteff.predict_table`).",
         "",
         "## Usage",
         "",
-        model_usage(release, first, files[f"{first.name}/model.parquet"]["sha256"]),
+        model_usage(
+            release,
+            [m.name for m in run.models],
+            model_pins_from_files(files, [m.name for m in run.models]),
+        ),
         "To use these models in the workflow instead of training, set `model_source` in its "
         "config; each file must be pinned by its sha256 (below and in the release manifest):",
         "",
@@ -997,9 +998,16 @@ def file_entry(path: str | os.PathLike) -> dict:
 
 def model_pins_from_files(files: Mapping[str, dict], names: Iterable[str]) -> dict[str, str]:
     """The ``model_source.sha256`` block a run needs to use these staged models."""
-    return {
-        f"{name}/{f}": files[f"{name}/{f}"]["sha256"] for name in names for f in MODEL_FETCH_FILES
+    pins = {
+        f"{name}/{f}": files[f"{name}/{f}"]["sha256"]
+        for name in names
+        for f in MODEL_FETCH_FILES + STARS_MODEL_FILES
+        if f"{name}/{f}" in files
     }
+    for f in (BEST_CALIBRATION_RELEASE_FILE, CORRECTION_RELEASE_FILE):
+        if f in files:
+            pins[f] = files[f]["sha256"]
+    return pins
 
 
 def _copy(src: Path, dest: Path) -> None:
@@ -1043,6 +1051,13 @@ def stage(run: Run, release: Release, dataset_dir: Path, models_dir: Path) -> di
             for rel, src in model.files.items():
                 _copy(src, tmp_models / model.name / rel)
                 sources["models"][f"{model.name}/{rel}"] = str(src)
+        # a self-contained release: with these, `snakemake stars` needs nothing else
+        release_copies = {CORRECTION_RELEASE_FILE: run.correction_json}
+        if run.best_calibration_file is not None:
+            release_copies[BEST_CALIBRATION_RELEASE_FILE] = run.best_calibration_file
+        for rel, src in release_copies.items():
+            _copy(src, tmp_models / rel)
+            sources["models"][rel] = str(src)
 
         dataset_files = _entries(tmp_dataset)
         model_files = _entries(tmp_models)

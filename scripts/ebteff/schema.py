@@ -65,3 +65,36 @@ DERIVED_COLOURS: dict[str, tuple[str, str]] = {
     "bp_g": ("bp", "g"),
     "rp_g": ("rp", "g"),
 }
+
+#: Colours of the upstream table, computed from its bands when a table lacks them (a Gaia
+#: Archive query has ``bp_rp`` and ``g_rp`` but gives ``bp_g`` where upstream has ``g_bp``).
+UPSTREAM_COLOURS: dict[str, tuple[str, str]] = {
+    "bp_rp": ("bp", "rp"),
+    "g_bp": ("g", "bp"),
+    "g_rp": ("g", "rp"),
+    "j_h": ("j_m", "h_m"),
+    "h_k": ("h_m", "k_m"),
+    "j_k": ("j_m", "k_m"),
+    "ps_g_r": ("ps_gPSFMag", "ps_rPSFMag"),
+    "ps_r_i": ("ps_rPSFMag", "ps_iPSFMag"),
+    "ps_i_z": ("ps_iPSFMag", "ps_zPSFMag"),
+    "ps_z_y": ("ps_zPSFMag", "ps_yPSFMag"),
+}
+
+#: Names of the Gaia Archive (gaiadr3.gaia_source, astrophysical_parameters) and of its 2MASS
+#: and Pan-STARRS1 best-neighbour tables -> the upstream column they hold. ``bp_rp``, ``g_rp``,
+#: ``parallax``, ``pmra``, ``pmdec``, ``ra``, ``dec``, ``j_m`` and ``h_m`` are spelt alike.
+ARCHIVE_NAMES: dict[str, str] = {
+    "phot_g_mean_mag": "g",
+    "phot_bp_mean_mag": "bp",
+    "phot_rp_mean_mag": "rp",
+    "teff_gspphot": "teff_gaia",
+    "logg_gspphot": "logg_gaia",
+    "mh_gspphot": "mh_gaia",
+    "ks_m": "k_m",
+    **{f"{b}_mean_psf_mag": f"ps_{b}PSFMag" for b in PS1_BANDS},
+    **{f"{b}_mean_kron_mag": f"ps_{b}KronMag" for b in PS1_BANDS},
+}
+
+#: The archive's ``bp_g`` (BP - G) is the upstream ``g_bp`` (G - BP) with the sign reversed.
+NEGATED_ARCHIVE_COLOURS: dict[str, str] = {"bp_g": "g_bp"}

@@ -22,6 +22,7 @@ from .io import sha256sum
 from .schema import (
     COLUMNS,
     COVERAGE_COLUMNS,
+    GAIA_PHOTOMETRY,
     NUMERIC,
     PUBLISHED_COVERAGE,
     SENTINEL,
@@ -108,11 +109,16 @@ def validate_photometry(path: str | os.PathLike) -> dict:
             f"written as {SENTINEL}"
         )
     empty = [c for c in NUMERIC if stats[f"{c}__present"] == 0]
-    if empty:
+    # a survey or a label may be absent from a table (a Gaia-only one, or one without GSP-Phot):
+    # the models that need it predict nothing there. Without Gaia photometry nothing can.
+    no_gaia = [c for c in GAIA_PHOTOMETRY if c in empty]
+    if no_gaia:
         raise PhotometryError(
-            f"{path}: column(s) {', '.join(empty)} hold only the missing-value sentinel "
-            f"{SENTINEL}; the table carries no data for them"
+            f"{path}: column(s) {', '.join(no_gaia)} hold only the missing-value sentinel "
+            f"{SENTINEL}; the table carries no Gaia photometry"
         )
+    if empty:
+        log.warning("%s: no data in %s (models needing them predict nothing)", path, empty)
 
     coverage = {
         name: {
@@ -128,6 +134,7 @@ def validate_photometry(path: str | os.PathLike) -> dict:
         "bytes": path.stat().st_size,
         "rows": rows,
         "extra_columns": extra,
+        "empty_columns": empty,
         "coverage": coverage,
         "column_coverage": {c: stats[f"{c}__present"] / rows for c in NUMERIC},
         "teff_gaia": _teff_stats(lf),

@@ -84,9 +84,14 @@ def test_nan_inf_null(tmp_path, value):
 
 
 def test_column_all_sentinel(tmp_path):
-    df = make_table(100).with_columns(pl.lit(SENTINEL).alias("mh_gaia"))
-    with pytest.raises(PhotometryError, match="mh_gaia hold only the missing-value sentinel"):
+    df = make_table(100).with_columns(pl.lit(SENTINEL).alias("g"))
+    with pytest.raises(PhotometryError, match="g hold only the missing-value sentinel"):
         validate_photometry(write(df, tmp_path))
+
+
+def test_a_survey_or_label_without_data_is_accepted_and_listed(tmp_path):
+    df = make_table(100).with_columns(pl.lit(SENTINEL).alias(c) for c in ("mh_gaia", "j_k"))
+    assert validate_photometry(write(df, tmp_path))["empty_columns"] == ["mh_gaia", "j_k"]
 
 
 def test_truncated_file(tmp_path):

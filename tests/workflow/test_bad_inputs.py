@@ -36,18 +36,6 @@ FRACTIONS = {k: CONFIG["split"][k] for k in ("train", "calibration", "test")}
 SALT = CONFIG["split"]["salt"]
 
 
-def with_row(df: pl.DataFrame, column: str, row: int, value) -> pl.DataFrame:
-    return df.with_columns(
-        pl.when(pl.int_range(pl.len()) == row).then(value).otherwise(pl.col(column)).alias(column)
-    )
-
-
-def nan_and_inf(path: Path) -> None:
-    with_row(with_row(make_table(300), "bp", 5, float("nan")), "g", 9, float("inf")).write_parquet(
-        path
-    )
-
-
 def truncated(path: Path) -> None:
     make_table(2000).write_parquet(path)
     data = path.read_bytes()
@@ -114,52 +102,63 @@ class Case:
     reference: pl.DataFrame | None = None
 
 
-# the messages a user sees, from the rule's log and Snakemake's output
+# the messages a user sees, from the rule's log and Snakemake's output; a local table is first
+# imported into the upstream schema (import_photometry), then validated
+IMPORTED = "resources/tiny/photometry/eb_unified_photometry.parquet"
+IMPORT_LOG = "results/tiny/logs/import_photometry.log"
+VALIDATE_LOG = "results/tiny/logs/validate_photometry.log"
 PHOTOMETRY_CASES = {
-    "missing_column": (
-        writer(lambda t: t.drop("j_k")),
-        "photometry.parquet lacks required column(s) j_k; the table must have every column of "
-        "the upstream eb_unified_photometry schema",
+    "no_source_id": (
+        writer(lambda t: t.drop("source_id")),
+        "photometry.parquet has no source_id column: every star needs its Gaia DR3 source_id",
+        IMPORT_LOG,
     ),
     "wrong_dtype": (
         writer(lambda t: t.with_columns(pl.col("g").cast(pl.String))),
-        "photometry.parquet: wrong dtype for 'g' is String; expected Float64 with -999.0 marking "
-        "missing values",
+        "photometry.parquet: column(s) 'g' is String; expected a number (magnitudes in mag, Teff "
+        "in K; missing values empty, NaN or -999.0)",
+        IMPORT_LOG,
     ),
-    "column_all_sentinel": (
-        writer(lambda t: t.with_columns(pl.lit(SENTINEL).alias("mh_gaia"))),
-        "photometry.parquet: column(s) mh_gaia hold only the missing-value sentinel -999.0; the "
-        "table carries no data for them",
-    ),
-    "nan_and_inf": (
-        nan_and_inf,
-        "photometry.parquet: NaN, inf or null values in g (1), bp (1); missing values must be "
-        "written as -999.0",
+    "no_gaia_photometry": (
+        writer(lambda t: t.with_columns(pl.lit(SENTINEL).alias("g"))),
+        "column(s) g hold only the missing-value sentinel -999.0; the table carries no Gaia "
+        "photometry",
+        VALIDATE_LOG,
     ),
     "duplicate_source_id": (
         writer(lambda t: pl.concat([t, t.head(2)])),
         "photometry.parquet: source_id is not unique (2 duplicate row(s)); each star must appear "
         "exactly once",
+        IMPORT_LOG,
     ),
     "empty_table": (
         writer(lambda t: t.head(0)),
         "photometry.parquet has no rows; an empty photometry table cannot be used",
+        IMPORT_LOG,
     ),
     "truncated_parquet": (
         truncated,
-        "photometry.parquet is not a readable Parquet file (truncated or corrupt?): Parquet magic "
-        "bytes not found in footer. Either the file is corrupted or this is not a parquet file. "
-        "Delete it and acquire it again.",
+        "photometry.parquet (config key local.path) could not be read as parquet (truncated or "
+        "not a parquet file?)",
+        IMPORT_LOG,
     ),
     "corrupt_parquet": (
         corrupted,
-        "photometry.parquet could not be read in full (truncated or corrupt?): parquet: File out "
-        "of specification: zstd error: Data corruption detected. Delete it and acquire it again.",
+        "photometry.parquet (config key local.path) could not be read as parquet (truncated or "
+        "not a parquet file?)",
+        IMPORT_LOG,
     ),
 }
 CASES = [
-    Case(name, write, [SUMMARY], message, [SUMMARY], "results/tiny/logs/validate_photometry.log")
-    for name, (write, message) in PHOTOMETRY_CASES.items()
+    Case(
+        name,
+        write,
+        [SUMMARY],
+        message,
+        [SUMMARY] + ([IMPORTED] if log == IMPORT_LOG else []),
+        log,
+    )
+    for name, (write, message, log) in PHOTOMETRY_CASES.items()
 ]
 CASES.append(
     Case(
@@ -261,6 +260,7 @@ def assert_refused(workdir: Path, proc, message: str, absent: list[str], log: st
         assert not (workdir / path).exists(), path
     assert not list((workdir / "results").rglob("*.part"))  # no half-written file either
     assert "Exiting because a job execution failed" in out
+    assert "delete it" not in out.lower() or log != IMPORT_LOG  # never of a user's own file
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -1,0 +1,282 @@
+"""Teff for a user's own table of stars, with stored models: nothing trained, nothing calibrated.
+
+Each model's forest gives a raw Teff and tree spread; its stored calibration
+(``calibration.json``, which carries the hot-star correction for a model of the raw GSP-Phot
+scale) turns them into a catalogue Teff and sigma, and the stored best-of-models calibration
+(``teff_best.json``) the choice among them: all through :func:`ebteff.catalog.catalogue_rows`,
+the catalogue's own function, so a star gets exactly the values the catalogue gives it with the
+same models. A star with a GSP-Phot Teff (``teff_gaia`` or the archive's ``teff_gspphot``) keeps
+it, hot-star corrected, and is flagged A as in the catalogue.
+
+Every row of the input comes out once, in input order; a row that no model can predict and that
+has no GSP-Phot Teff gets flag X and ``no_teff_reason`` says which features each model lacked.
+The table is read, predicted and written in batches (:func:`predict_stars`), so memory holds the
+forests and one batch whatever the size of the table.
+
+The files a prediction needs are those of a published model release (``snakemake publish``):
+``<model>/model.parquet``, ``<model>/metadata.json``, ``<model>/calibration.json``,
+``teff_best_calibration.json`` and ``teff_correction.json``; :func:`release_files` lists them
+for a folder, :func:`predict_table` is the one-call version for a frame in a notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from .catalog import BASE_COLUMNS, catalogue_base, catalogue_rows
+from .correction import Correction, load_correction_json
+from .features import ModelSpec, prepare_photometry
+from .predict import LoadedModel, predict_frame
+from .schema import ARCHIVE_NAMES, DERIVED_COLOURS, NEGATED_ARCHIVE_COLOURS, UPSTREAM_COLOURS
+from .tables import TableError, normalise, table_batches
+
+log = logging.getLogger(__name__)
+
+BEST_CALIBRATION_FILE = "teff_best_calibration.json"
+CORRECTION_FILE = "teff_correction.json"
+MODEL_FILES = ("model.parquet", "metadata.json", "calibration.json")
+REASON = "no_teff_reason"
+
+
+@dataclass(frozen=True)
+class StoredModels:
+    """The models a prediction uses, in the order that breaks ties, with their calibrations."""
+
+    models: tuple[LoadedModel, ...]
+    calibrations: Mapping[str, dict]
+    best_calibration: Mapping[str, dict | None]
+    correction: Correction
+
+    @property
+    def names(self) -> list[str]:
+        return [m.spec.name for m in self.models]
+
+
+def _read_json(path) -> dict:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def release_files(model_dir: str | os.PathLike, models=None) -> dict:
+    """Paths of a release folder, as :func:`load_stored_models` takes them. ``models`` (names, in
+    the order that breaks ties) defaults to every folder holding a ``model.parquet``, sorted."""
+    root = Path(model_dir)
+    if models is None:
+        models = sorted(p.parent.name for p in root.glob("*/model.parquet"))
+    if not models:
+        raise TableError(f"{root} holds no model (no <model>/model.parquet)")
+    files = {
+        "models": {m: {f.split(".")[0]: root / m / f for f in MODEL_FILES} for m in models},
+        "best_calibration": root / BEST_CALIBRATION_FILE,
+        "correction": root / CORRECTION_FILE,
+    }
+    missing = [
+        str(p)
+        for p in [*(q for m in files["models"].values() for q in m.values())]
+        + [files["best_calibration"], files["correction"]]
+        if not p.is_file()
+    ]
+    if missing:
+        raise TableError(f"{root} is not a complete model release: missing {', '.join(missing)}")
+    return files
+
+
+def load_stored_models(models: Mapping[str, Mapping], best_calibration, correction) -> StoredModels:
+    """Forests, specs (from each model's metadata), calibrations, the best-of calibration and
+    the correction. ``models``: name -> {model, metadata, calibration} paths, in tie order."""
+    from .forest import load_forest
+
+    loaded, calibrations = [], {}
+    for name, paths in models.items():
+        spec = ModelSpec.from_config(name, _read_json(paths["metadata"]))
+        loaded.append(LoadedModel(spec, load_forest(paths["model"])[0]))
+        calibrations[name] = _read_json(paths["calibration"])
+    best = _read_json(best_calibration)
+    return StoredModels(
+        tuple(loaded),
+        calibrations,
+        best.get("calibration", best),
+        load_correction_json(correction),
+    )
+
+
+def _sources(feature: str) -> str:
+    """How a feature can be given: its column, or the bands it is computed from."""
+    archive = {v: k for k, v in ARCHIVE_NAMES.items()}
+    negated = {v: k for k, v in NEGATED_ARCHIVE_COLOURS.items()}
+
+    def spell(c):
+        return f"{c} ({archive[c]})" if c in archive else c
+
+    ways = [spell(feature)]
+    if feature in negated:
+        ways.append(negated[feature])
+    for table in (DERIVED_COLOURS, UPSTREAM_COLOURS):
+        if feature in table:
+            a, b = table[feature]
+            ways.append(f"{spell(a)} and {spell(b)}")
+    return " or ".join(ways)
+
+
+def check_usable(columns, stored: StoredModels, path) -> None:
+    """Refuse a table from which no model can predict anything: say what each one needs."""
+    have = set(columns)
+    if any(all(f in have for f in m.spec.features) for m in stored.models):
+        return
+    needs = "; ".join(
+        f"{m.spec.name} needs "
+        + ", ".join(_sources(f) for f in m.spec.features)
+        + " (lacking: "
+        + ", ".join(f for f in m.spec.features if f not in have)
+        + ")"
+        for m in stored.models
+    )
+    raise TableError(
+        f"{path}: no model can predict any star of this table, it lacks a feature of every "
+        f"model. {needs}. Column names may be the upstream ones or the Gaia Archive's (in "
+        "brackets)."
+    )
+
+
+def _reason(frame: pl.DataFrame, models) -> pl.Expr:
+    parts = []
+    for m in models:
+        lacking = [
+            pl.when(pl.col(f).is_null()).then(pl.lit(f)) if f in frame.columns else pl.lit(f)
+            for f in m.spec.features
+        ]
+        parts.append(
+            pl.concat_str(
+                [
+                    pl.lit(f"{m.spec.name} lacks "),
+                    pl.concat_str(lacking, separator=", ", ignore_nulls=True),
+                ]
+            )
+        )
+    return pl.concat_str([pl.lit("no GSP-Phot Teff; "), pl.concat_str(parts, separator="; ")])
+
+
+def predict_batch(
+    frame: pl.DataFrame, stored: StoredModels, *, n_jobs: int = 1, path="table"
+) -> pl.DataFrame:
+    """Catalogue rows (plus ``no_teff_reason``) of one normalised batch (:func:`normalise`)."""
+    dup = frame["source_id"].is_duplicated()
+    if dup.any():
+        raise TableError(
+            f"{path}: source_id {frame['source_id'].filter(dup)[0]} appears more than once; "
+            "each star must appear once"
+        )
+    if frame["source_id"].null_count():
+        raise TableError(f"{path}: {frame['source_id'].null_count()} row(s) have no source_id")
+    prepared = prepare_photometry(frame.lazy(), None).collect()
+    base = catalogue_base(prepared.lazy(), stored.correction).collect()
+    absent = {f for m in stored.models for f in m.spec.features} - set(prepared.columns)
+    features = prepared.with_columns(pl.lit(None, pl.Float64).alias(f) for f in sorted(absent))
+    raw = predict_frame(
+        features, list(stored.models), batch_rows=max(1, frame.height), n_jobs=n_jobs
+    )
+    by_model = {
+        m: raw.select("source_id", f"teff_{m}_raw", f"teff_{m}_spread") for m in stored.names
+    }
+    cat = catalogue_rows(base, by_model, stored.calibrations, stored.best_calibration)
+    reason = prepared.select(_reason(prepared, stored.models).alias(REASON))[REASON]
+    return cat.with_columns(
+        pl.when(pl.col("flag") == "X").then(reason).otherwise(None).cast(pl.String).alias(REASON)
+    ).with_columns(pl.col(c).cast(pl.Float64) for c in BASE_COLUMNS[1:])
+
+
+def predicted_batches(path, stored: StoredModels, *, batch_rows: int, n_jobs: int = 1, key="stars"):
+    """Catalogue rows of the table at ``path``, batch by batch (a generator)."""
+    numeric = {f for m in stored.models for f in m.spec.features} | {"teff_gaia", "ra", "dec"}
+    checked = False
+    for raw in table_batches(path, batch_rows, key):
+        frame = normalise(raw, path, numeric)
+        if not checked:
+            check_usable(
+                prepare_photometry(frame.lazy(), None).collect_schema().names(), stored, path
+            )
+            checked = True
+        yield predict_batch(frame, stored, n_jobs=n_jobs, path=path)
+
+
+def summarise_stars(counts: dict, out: pl.DataFrame, names) -> None:
+    counts["rows"] = counts.get("rows", 0) + out.height
+    for f in "ABCDX":
+        counts.setdefault("flags", {}).setdefault(f, 0)
+        counts["flags"][f] += int((out["flag"] == f).sum())
+    for m in names:
+        counts.setdefault("predicted_by_model", {}).setdefault(m, 0)
+        counts["predicted_by_model"][m] += int(out[f"teff_{m}"].is_not_null().sum())
+
+
+def predict_stars(
+    path,
+    stored: StoredModels,
+    parquet_out,
+    fits_out=None,
+    *,
+    batch_rows: int = 100_000,
+    n_jobs: int = 1,
+    header: dict | None = None,
+    key: str = "stars",
+    progress=None,
+) -> dict:
+    """Predict every row of the table at ``path`` into ``parquet_out`` (and ``fits_out``),
+    batch by batch and atomically; returns counts (rows, flags, predicted per model)."""
+    from .catalog import write_fits_batches
+    from .io import parquet_batches
+
+    counts: dict = {}
+    ids = []
+    with parquet_batches(parquet_out) as write:
+        for out in predicted_batches(path, stored, batch_rows=batch_rows, n_jobs=n_jobs, key=key):
+            ids.append(out["source_id"].to_numpy())
+            summarise_stars(counts, out, stored.names)
+            write(out)
+            if progress is not None:
+                progress.update(out.height)
+        # 8 bytes a star, the one thing kept across batches: a repeat in different batches
+        every = np.concatenate(ids) if ids else np.array([], dtype=np.int64)
+        ids.clear()
+        every.sort()
+        if every.size and (every[1:] == every[:-1]).any():
+            first = int(every[1:][every[1:] == every[:-1]][0])
+            raise TableError(
+                f"{path}: source_id {first} appears more than once; each star must appear once"
+            )
+    if fits_out is not None:
+        write_fits_batches(parquet_out, fits_out, header or {}, batch_rows=batch_rows)
+    return counts
+
+
+def predict_table(frame, model_dir, models=None, *, batch_rows: int = 100_000, n_jobs: int = 1):
+    """Teff, sigma, ``teff_best`` and flag for every row of ``frame`` (Polars or pandas; upstream
+    or Gaia Archive column names; missing values null, NaN or -999.0) with the model release in
+    the folder ``model_dir``. Returns a Polars frame with the catalogue's columns, one row per
+    input row in input order."""
+    if not isinstance(frame, pl.DataFrame):
+        frame = pl.from_pandas(frame)
+    stored = load_stored_models(**release_files(model_dir, models))
+    numeric = {f for m in stored.models for f in m.spec.features} | {"teff_gaia", "ra", "dec"}
+    table = normalise(frame, "the table", numeric)
+    check_usable(
+        prepare_photometry(table.lazy(), None).collect_schema().names(), stored, "the table"
+    )
+    parts = [
+        predict_batch(table.slice(lo, batch_rows), stored, n_jobs=n_jobs, path="the table")
+        for lo in range(0, max(table.height, 1), batch_rows)
+    ]
+    out = pl.concat(parts)
+    if out["source_id"].is_duplicated().any():
+        raise TableError(
+            "the table: a source_id appears more than once; each star must appear once"
+        )
+    return out

@@ -1,0 +1,118 @@
+"""Users' own tables (ebteff.tables): formats, archive names, missing values, and refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from astropy.table import Table
+
+from ebteff.catalog import write_fits, write_fits_batches
+from ebteff.schema import COLUMNS, SENTINEL
+from ebteff.tables import (
+    TableError,
+    check_exists,
+    import_photometry,
+    normalise,
+    table_batches,
+    table_format,
+    table_stem,
+)
+from tables import archive_table, make_table, write_as
+
+
+def test_archive_names_any_case_and_every_missing_value_become_upstream():
+    frame = pl.DataFrame(
+        {
+            "SOURCE_ID": [1, 2, 3],
+            "Phot_G_Mean_Mag": [15.0, float("nan"), SENTINEL],
+            "phot_bp_mean_mag": [15.5, 16.0, None],
+            "bp_g": [0.5, 0.25, float("inf")],
+            "ks_m": [12.0, 12.5, 13.0],
+            "my_extra": ["a", "b", "c"],
+        }
+    )
+    out = normalise(frame)
+    assert out["source_id"].to_list() == [1, 2, 3]
+    assert out["g"].to_list() == [15.0, None, None]
+    assert out["bp"].to_list() == [15.5, 16.0, None]
+    assert out["g_bp"].to_list() == [-0.5, -0.25, None]  # BP - G, sign reversed
+    assert "bp_g" not in out.columns  # derived from the bands later, as the catalogue does
+    assert out["k_m"].to_list() == [12.0, 12.5, 13.0]
+    assert out["my_extra"].to_list() == ["a", "b", "c"]
+
+
+def test_an_upstream_spelling_wins_over_an_archive_one():
+    out = normalise(pl.DataFrame({"source_id": [1], "g": [14.0], "phot_g_mean_mag": [15.0]}))
+    assert out["g"].to_list() == [14.0] and out["phot_g_mean_mag"].to_list() == [15.0]
+
+
+def test_upstream_colours_are_computed_from_bands_a_table_has():
+    out = normalise(pl.DataFrame({"source_id": [1], "j_m": [12.0], "ks_m": [11.5]}))
+    assert out["j_k"].to_list() == [0.5]
+
+
+@pytest.mark.parametrize("ext", ["parquet", "csv", "fits", "vot"])
+def test_every_format_reads_the_same_table(tmp_path, ext):
+    table = archive_table(make_table(250, seed=2))
+    write_as(table, tmp_path / f"t.{ext}")
+    got = pl.concat([normalise(b) for b in table_batches(tmp_path / f"t.{ext}", 100)])
+    expected = normalise(table)
+    assert got.select(expected.columns).equals(expected)
+
+
+def test_format_by_ending_and_stem():
+    assert table_format("a/B.FITS.gz") == "fits" and table_format("x.xml") == "votable"
+    assert table_stem("dir/my_stars.fits.gz") == "my_stars"
+    with pytest.raises(TableError, match=r"t\.txt \(config key local\.path\): the format is not"):
+        table_format("t.txt", "local.path")
+
+
+def test_a_missing_file_names_the_key(tmp_path):
+    with pytest.raises(TableError, match=r"gone\.csv \(config key stars\) does not exist"):
+        check_exists(tmp_path / "gone.csv", "stars")
+
+
+def test_a_text_column_is_named_with_the_type_it_should_have():
+    frame = pl.DataFrame({"source_id": [1], "phot_rp_mean_mag": ["faint"]})
+    with pytest.raises(TableError, match=r"'phot_rp_mean_mag' \(read as rp\) is String; expected"):
+        normalise(frame)
+    with pytest.raises(TableError, match="column 'source_id' is String; expected an integer"):
+        normalise(pl.DataFrame({"source_id": ["x"]}))
+
+
+def test_import_writes_the_upstream_schema_with_missing_surveys_as_sentinel(tmp_path):
+    write_as(archive_table(make_table(120, seed=4)), tmp_path / "mine.csv")
+    done = import_photometry(tmp_path / "mine.csv", tmp_path / "out.parquet", batch_rows=50)
+    out = pl.read_parquet(tmp_path / "out.parquet")
+    assert out.columns[: len(COLUMNS)] == list(COLUMNS) and out.height == 120
+    assert "j_m" in done["lacking_columns"] and (out["j_m"] == SENTINEL).all()
+    assert out.select(pl.exclude("source_id").is_nan().any()).sum_horizontal().item() == 0
+
+
+def test_import_refuses_duplicates_across_batches(tmp_path):
+    table = make_table(60)
+    pl.concat([table, table.head(1)]).write_parquet(tmp_path / "dup.parquet")
+    with pytest.raises(TableError, match=r"source_id is not unique \(1 duplicate row\(s\)\)"):
+        import_photometry(tmp_path / "dup.parquet", tmp_path / "out.parquet", batch_rows=25)
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_the_streamed_fits_holds_what_write_fits_writes(tmp_path):
+    cat = pl.DataFrame(
+        {
+            "source_id": [1, 2, 3],
+            "teff_best": [5000.0, None, 7000.5],
+            "teff_best_source": ["gaia", "", "m1"],
+            "flag": ["A", "X", "C"],
+        }
+    )
+    cat.write_parquet(tmp_path / "c.parquet")
+    header = {"ORIGIN": ("test", "origin")}
+    write_fits(cat, tmp_path / "a.fits", header)
+    write_fits_batches(tmp_path / "c.parquet", tmp_path / "b.fits", header, batch_rows=2)
+    a, b = Table.read(tmp_path / "a.fits"), Table.read(tmp_path / "b.fits")
+    assert a.colnames == b.colnames and a.meta["ORIGIN"] == b.meta["ORIGIN"]
+    for c in a.colnames:
+        assert np.array_equal(np.asarray(a[c]), np.asarray(b[c]), equal_nan=a[c].dtype.kind == "f")
+    assert str(b["teff_best"].unit) == "K"

@@ -1,0 +1,286 @@
+"""End-to-end: `snakemake stars --config stars=PATH`, Teff for a user's own table of stars.
+
+The table is what a Gaia Archive query gives for 1,000 stars of the tiny run's simulated
+photometry: Gaia columns only, archive names, NaN for missing values, plus a few rows no model
+can predict. It is predicted with the tiny run's trained models, and with the same models
+published on the loopback Hub into an empty directory (no photometry, no training data). The
+values must be the catalogue's for the same stars, whatever the table's format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from astropy.table import Table
+
+from tables import archive_table, write_as
+from workflow_runner import load_test_config, run_snakemake, write_config
+
+MODELS = list(load_test_config()["models"])
+CATALOG = "results/tiny/catalog/eb_teff_catalog.parquet"
+PHOTOMETRY = "resources/tiny/photometry/eb_unified_photometry.parquet"
+MODEL_REPO = load_test_config()["publish"]["model_repo"]
+N_STARS = 1000
+HOPELESS = [11, 12, 13]  # source_ids of rows without a Teff or a usable colour
+
+
+def ran(proc: subprocess.CompletedProcess) -> set[str]:
+    return set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.MULTILINE))
+
+
+def user_table(workdir: Path) -> pl.DataFrame:
+    """1,000 stars of the run as an archive query returns them, then three hopeless rows."""
+    stars = archive_table(pl.read_parquet(workdir / PHOTOMETRY).head(N_STARS))
+    hopeless = pl.DataFrame(
+        {"source_id": HOPELESS, "phot_g_mean_mag": [15.0, float("nan"), None]},
+        schema_overrides={"phot_g_mean_mag": pl.Float64},
+    )
+    return pl.concat([stars, hopeless], how="diagonal_relaxed")
+
+
+@pytest.fixture(scope="module")
+def trained(snakemake_run, tmp_path_factory) -> Path:
+    """A copy of the tiny run (models trained, catalogue built)."""
+    dest = tmp_path_factory.mktemp("stars") / "run"
+    shutil.copytree(snakemake_run[0], dest, symlinks=True)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def stars_runs(trained) -> dict:
+    """`snakemake stars` on the table in each format, one after the other in the same run."""
+    table = user_table(trained)
+    out = {}
+    for ext in ("parquet", "csv", "fits", "vot"):
+        path = trained / f"my_stars_{ext}.{ext}"
+        write_as(table, path)
+        proc = run_snakemake(trained, "stars", "--config", f"stars={path.name}")
+        out[ext] = proc
+    return out
+
+
+def result(workdir: Path, ext: str = "parquet") -> pl.DataFrame:
+    return pl.read_parquet(workdir / f"results/tiny/stars/my_stars_{ext}.parquet")
+
+
+def test_stars_predicts_every_row_with_the_catalogues_values(trained, stars_runs):
+    assert ran(stars_runs["parquet"]) == {"predict_stars", "stars"}  # nothing trained again
+    got = result(trained)
+    cat = pl.read_parquet(trained / CATALOG).head(N_STARS)
+    table = user_table(trained)
+    assert got["source_id"].to_list() == table["source_id"].to_list()  # each row once, in order
+    stars = got.head(N_STARS)
+    assert stars.columns[: len(cat.columns)] == cat.columns
+    # the models whose features a Gaia-only table has: exactly the catalogue's values
+    for m in (MODELS[0], MODELS[2]):
+        for col in (f"teff_{m}", f"teff_{m}_err"):
+            assert stars[col].equals(cat[col], null_equal=True), col
+    assert stars[f"teff_{MODELS[1]}"].is_null().all()  # a 2MASS model has nothing to go on
+    # teff_best and the flag: the catalogue's wherever the 2MASS model did not compete there
+    same = cat[f"teff_{MODELS[1]}"].is_null()
+    assert 100 < same.sum() < N_STARS
+    for col in (
+        "teff_gaia",
+        "teff_gaia_corrected",
+        "teff_best",
+        "teff_best_err",
+        "teff_best_source",
+        "teff_ml_best",
+        "teff_ml_best_err",
+        "flag",
+    ):
+        assert stars.filter(same)[col].equals(cat.filter(same)[col], null_equal=True), col
+    assert set(stars["flag"]) >= {"A", "C", "D"} and "X" not in set(stars["flag"])
+    assert stars["no_teff_reason"].is_null().all()
+
+
+def test_rows_no_model_can_predict_are_flagged_x_with_the_reason(trained, stars_runs):
+    hopeless = result(trained).filter(pl.col("source_id").is_in(HOPELESS))
+    assert hopeless["flag"].to_list() == ["X"] * 3
+    assert hopeless["teff_best"].is_null().all()
+    reason = hopeless["no_teff_reason"].to_list()
+    assert reason[0] == (
+        f"no GSP-Phot Teff; {MODELS[0]} lacks bp, rp, bp_rp, g_bp, g_rp; "
+        f"{MODELS[1]} lacks bp_rp, j_k, g_j, rp_k, bp_j; "
+        f"{MODELS[2]} lacks bp_rp, g_rp, g_bp, bp_g, rp_g, bp, rp"
+    )
+    assert reason[1].startswith(f"no GSP-Phot Teff; {MODELS[0]} lacks g, bp, rp,")
+
+
+def test_every_format_gives_the_same_result(trained, stars_runs):
+    first = result(trained, "parquet")
+    for ext in ("csv", "fits", "vot"):
+        assert result(trained, ext).equals(first), ext
+
+
+def test_the_fits_twin_holds_the_same_table(trained, stars_runs):
+    got = result(trained)
+    fits = Table.read(trained / "results/tiny/stars/my_stars_parquet.fits", hdu="EB_TEFF")
+    assert fits.colnames == got.columns and len(fits) == got.height
+    np.testing.assert_array_equal(fits["source_id"], got["source_id"])
+    np.testing.assert_array_equal(fits["teff_best"], got["teff_best"].fill_null(np.nan))
+    assert [str(f) for f in fits["flag"]] == got["flag"].to_list()
+    assert str(fits["teff_best"].unit) == "K"
+
+
+# -- published models ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def release(trained, tmp_path_factory) -> tuple[Path, dict]:
+    """The tiny run's model release as `snakemake publish` stages it, and its pins."""
+    workdir = tmp_path_factory.mktemp("release") / "run"
+    shutil.copytree(trained, workdir, symlinks=True)
+    run_snakemake(workdir, "results/tiny/publish/manifest.json")
+    manifest = json.loads((workdir / "results/tiny/publish/manifest.json").read_text())
+    return workdir / "results/tiny/publish/models", manifest["model_source"]["sha256"]
+
+
+def test_the_release_is_self_contained(release):
+    folder, pins = release
+    assert (folder / "teff_best_calibration.json").is_file()
+    assert (folder / "teff_correction.json").is_file()
+    for m in MODELS:
+        assert (folder / m / "calibration.json").is_file()
+        assert f"{m}/calibration.json" in pins
+    assert {"teff_best_calibration.json", "teff_correction.json"} <= set(pins)
+
+
+def test_published_models_need_nothing_but_the_release(
+    trained, stars_runs, release, hub_server, tmp_path
+):
+    folder, pins = release
+    hub_server.add_folder("model", MODEL_REPO, folder)
+    workdir = tmp_path / "empty"
+    workdir.mkdir()
+    write_as(user_table(trained), workdir / "my_stars_parquet.parquet")
+    config = load_test_config()
+    config["model_source"].update(source="huggingface", repo_id=MODEL_REPO, sha256=pins)
+    cfg = write_config(tmp_path / "hub.yaml", config)
+
+    proc = run_snakemake(
+        workdir,
+        "stars",
+        "--config",
+        "stars=my_stars_parquet.parquet",
+        configfile=cfg,
+        env=hub_server.client_env(tmp_path / "hf-home"),
+    )
+
+    assert ran(proc) == {"download_model", "download_release_file", "predict_stars", "stars"}
+    assert not (workdir / "resources/tiny/photometry").exists()
+    assert result(workdir).equals(result(trained))
+
+
+def test_a_missing_release_pin_stops_before_any_request(release, hub_server, tmp_path):
+    folder, pins = release
+    hub_server.add_folder("model", MODEL_REPO, folder)
+    pins = {k: v for k, v in pins.items() if k != "teff_correction.json"}
+    (tmp_path / "t.csv").write_text("source_id,phot_g_mean_mag\n1,15.0\n")
+    config = load_test_config()
+    config["model_source"].update(source="huggingface", repo_id=MODEL_REPO, sha256=pins)
+    cfg = write_config(tmp_path / "hub.yaml", config)
+
+    proc = run_snakemake(
+        tmp_path,
+        "stars",
+        "--config",
+        "stars=t.csv",
+        configfile=cfg,
+        env=hub_server.client_env(tmp_path / "hf-home"),
+        check=False,
+    )
+
+    assert proc.returncode != 0
+    assert "model_source.sha256 has no pin for teff_correction.json" in proc.stderr
+    assert hub_server.requests == []
+
+
+# -- messages for the inputs users give ----------------------------------------------------------
+
+
+def refused(workdir: Path, *args: str) -> str:
+    proc = run_snakemake(workdir, *args, check=False)
+    assert proc.returncode != 0
+    assert not list((workdir / "results").rglob("*.part"))
+    return proc.stdout + proc.stderr
+
+
+def test_a_stars_path_that_does_not_exist_names_the_key(trained, stars_runs):
+    out = refused(trained, "stars", "--config", "stars=no/such/table.csv")
+    assert "no/such/table.csv (config key stars) does not exist" in out
+    assert "Parquet (.parquet), CSV (.csv), FITS (.fits) or VOTable (.vot, .xml)" in out
+
+
+def test_stars_without_a_table_says_how_to_give_one(trained, stars_runs):
+    assert "--config stars=PATH" in refused(trained, "stars")
+
+
+def test_an_unknown_format_names_the_accepted_ones(trained, stars_runs):
+    (trained / "stars.txt").write_text("source_id\n1\n")
+    out = refused(trained, "stars", "--config", "stars=stars.txt")
+    assert "stars.txt (config key stars): the format is not known from its name; give a " in out
+    assert "delete" not in out.lower()
+
+
+def test_a_table_without_any_models_features_names_what_is_needed(trained, stars_runs):
+    (trained / "no_features.csv").write_text("source_id,ra,dec,j_m\n1,10.0,5.0,12.1\n")
+    out = refused(trained, "stars", "--config", "stars=no_features.csv")
+    assert "no_features.csv: no model can predict any star of this table" in out
+    assert f"{MODELS[0]} needs g (phot_g_mean_mag), bp (phot_bp_mean_mag)" in out
+    assert "g_bp or bp_g or g (phot_g_mean_mag) and bp (phot_bp_mean_mag)" in out
+    assert not (trained / "results/tiny/stars/no_features.parquet").exists()
+
+
+def test_a_column_of_the_wrong_type_is_named_with_its_expected_type(trained, stars_runs):
+    table = user_table(trained).head(20).with_columns(pl.col("phot_bp_mean_mag").cast(pl.String))
+    table.write_parquet(trained / "text_bp.parquet")
+    out = refused(trained, "stars", "--config", "stars=text_bp.parquet")
+    assert (
+        "text_bp.parquet: column(s) 'phot_bp_mean_mag' (read as bp) is String; expected a number"
+        in out
+    )
+    (trained / "bad.csv").write_text("source_id,phot_g_mean_mag\n1,15.0\n2,bright\n")
+    out = refused(trained, "stars", "--config", "stars=bad.csv")
+    assert "bad.csv: column 'phot_g_mean_mag' holds a value that is not a number" in out
+
+
+# -- source: local with the same table ------------------------------------------------------------
+
+
+def test_a_local_archive_table_with_nan_and_gaia_only_is_accepted(trained, tmp_path):
+    """The table a user has (CSV, archive names, NaN, no 2MASS or Pan-STARRS1) as `local.path`:
+    imported into the upstream schema and validated, the missing surveys as missing values."""
+    write_as(user_table(trained), tmp_path / "mine.csv")
+    config = load_test_config()
+    config.update(source="local", local={"path": "mine.csv"})
+    cfg = write_config(tmp_path / "local.yaml", config)
+
+    run_snakemake(tmp_path, "results/tiny/photometry/summary.json", configfile=cfg)
+
+    summary = json.loads((tmp_path / "results/tiny/photometry/summary.json").read_text())
+    assert summary["rows"] == N_STARS + len(HOPELESS)
+    assert {"j_m", "k_m", "ps_gPSFMag", "j_k"} <= set(summary["empty_columns"])
+    imported = pl.read_parquet(tmp_path / PHOTOMETRY)
+    stars = imported.head(N_STARS)
+    original = pl.read_parquet(trained / PHOTOMETRY).head(N_STARS)
+    for col in ("g", "bp", "rp", "bp_rp", "g_bp", "g_rp", "teff_gaia"):
+        assert stars[col].equals(original[col]), col
+
+
+def test_a_local_path_that_does_not_exist_names_the_key(tmp_path):
+    config = load_test_config()
+    config.update(source="local", local={"path": "gone.parquet"})
+    cfg = write_config(tmp_path / "local.yaml", config)
+    proc = run_snakemake(
+        tmp_path, "results/tiny/photometry/summary.json", configfile=cfg, check=False
+    )
+    assert proc.returncode != 0
+    assert "gone.parquet (config key local.path) does not exist" in proc.stdout + proc.stderr
