@@ -135,7 +135,10 @@ def test_local_source(workflow_dir, tiny_config):
     run_snakemake(workflow_dir, "results/tiny/photometry/summary.json", configfile=cfg)
     summary = json.loads((workflow_dir / "results/tiny/photometry/summary.json").read_text())
     assert summary["rows"] == 300
-    assert not (workflow_dir / "resources/tiny/photometry").exists()  # nothing simulated
+    # the table is imported into the upstream schema; nothing is simulated
+    assert (workflow_dir / "resources/tiny/photometry/eb_unified_photometry.parquet").exists()
+    assert not (workflow_dir / "resources/tiny/photometry/truth.parquet").exists()
+    assert not (workflow_dir / "resources/tiny/reference").exists()
 
 
 def test_fitting_real_photometry_without_reference_asks_for_one(workflow_dir, tiny_config):
