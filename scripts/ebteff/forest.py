@@ -39,19 +39,71 @@ LEAF = -2  # scikit-learn's TREE_UNDEFINED feature index
 COLUMNS = ("tree", "feature", "right", "threshold", "value")
 
 
+#: Training engines (``training.engine`` and a model's ``engine`` in the config):
+#: ``sklearnex``, scikit-learn-intelex's oneDAL forest (several times faster), and ``sklearn``,
+#: scikit-learn's own (the earlier pipeline's models). Either way the forest is stored as the same
+#: node table and predicted by the same code; the two engines grow different trees.
+ENGINES = ("sklearnex", "sklearn")
+#: The installed distribution whose version is recorded with a model trained by each engine
+#: (scikit-learn-intelex's ``__version__`` is a placeholder, its distribution's version is not).
+ENGINE_DISTRIBUTION = {"sklearnex": "scikit-learn-intelex", "sklearn": "scikit-learn"}
+
+
+def engine_version(engine: str) -> str:
+    """Installed version of the distribution that provides ``engine``."""
+    from importlib.metadata import version
+
+    return version(ENGINE_DISTRIBUTION[_check_engine(engine)])
+
+
+def _check_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown training engine {engine!r}: use one of {', '.join(ENGINES)}")
+    return engine
+
+
+def forest_estimator(engine: str, hyperparameters: dict, n_jobs: int = 1):
+    """An unfitted random-forest regressor of ``engine`` with the given hyperparameters."""
+    if _check_engine(engine) == "sklearnex":
+        try:
+            from sklearnex.ensemble import RandomForestRegressor as Forest
+        except ImportError as err:
+            raise ImportError(
+                "training engine 'sklearnex' needs scikit-learn-intelex (pip install "
+                "scikit-learn-intelex, see requirements.txt), or set training.engine: sklearn"
+            ) from err
+    else:
+        Forest = RandomForestRegressor
+    return Forest(**hyperparameters, n_jobs=n_jobs)
+
+
 def train_forest(
-    X: np.ndarray, y: np.ndarray, hyperparameters: dict, n_jobs: int = 1, progress=None
+    X: np.ndarray,
+    y: np.ndarray,
+    hyperparameters: dict,
+    n_jobs: int = 1,
+    progress=None,
+    engine: str = "sklearn",
 ):
-    """Fit a RandomForestRegressor with the given hyperparameters on ``n_jobs`` threads.
+    """Fit a random forest of ``engine`` (:data:`ENGINES`) on ``n_jobs`` threads.
+
+    ``X`` is cast to float32, the precision the stored node table is traversed in: scikit-learn
+    trees convert to float32 anyway, and oneDAL then computes its split thresholds in float32
+    too, so the stored forest sends every star the same way as the fitted one.
 
     With ``progress`` (anything with ``update(n_trees)``, such as :class:`ebteff.logs.Progress`)
-    the trees are grown in about 20 rounds of ``warm_start``, reporting after each. The forest
-    is the same as from one ``fit``: scikit-learn draws each added tree's seed from
+    scikit-learn grows the trees in about 20 rounds of ``warm_start``, reporting after each. The
+    forest is the same as from one ``fit``: scikit-learn draws each added tree's seed from
     ``random_state`` as a single fit would (it skips the draws of the trees already grown).
+    scikit-learn-intelex must fit in one call (with ``warm_start`` it silently falls back to
+    stock scikit-learn), which holds the GIL until it returns: ``progress`` gets every tree then.
     """
-    model = RandomForestRegressor(**hyperparameters, n_jobs=n_jobs)
-    if progress is None:
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    model = forest_estimator(engine, hyperparameters, n_jobs)
+    if progress is None or engine == "sklearnex":
         model.fit(X, y)
+        if progress is not None:
+            progress.update(int(model.n_estimators))
         return model
     total = int(model.n_estimators)
     threads = max(1, n_jobs)

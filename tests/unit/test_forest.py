@@ -6,7 +6,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ebteff.forest import load_forest, predict_trees, save_forest, train_forest
+from ebteff.forest import (
+    ENGINES,
+    engine_version,
+    load_forest,
+    predict_trees,
+    save_forest,
+    train_forest,
+)
 
 HP = {
     "n_estimators": 12,
@@ -64,11 +71,76 @@ def test_parallel_prediction_is_bit_identical(tmp_path, data):
     assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
 
 
-def test_same_inputs_same_bytes(tmp_path, data):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_same_inputs_same_bytes(tmp_path, data, engine):
+    """Each engine is reproducible for a seed, and its forest does not depend on the threads."""
     X, y = data
-    for name, jobs in (("a", 1), ("b", 2)):
-        save_forest(train_forest(X, y, HP, n_jobs=jobs), tmp_path / f"{name}.parquet", {})
+    for name, jobs in (("a", 1), ("b", 2), ("c", 2)):
+        model = train_forest(X, y, HP, n_jobs=jobs, engine=engine)
+        save_forest(model, tmp_path / f"{name}.parquet", {})
+    a, b, c = ((tmp_path / f"{n}.parquet").read_bytes() for n in "abc")
+    assert b == c  # same seed, same threads
+    assert a == b  # and another thread count
+
+
+def test_engines_grow_different_forests_of_similar_accuracy(tmp_path, data):
+    X, y = data
+    Xt = np.random.default_rng(9).normal(size=(2000, 5))
+    yt = 3.7 + 0.2 * np.tanh(Xt[:, 0]) + 0.05 * Xt[:, 1] ** 2
+    mae = {}
+    for engine in ENGINES:
+        save_forest(train_forest(X, y, HP, engine=engine), tmp_path / f"{engine}.parquet", {})
+        mae[engine] = np.abs(
+            predict_trees(load_forest(tmp_path / f"{engine}.parquet")[0], Xt)[0] - yt
+        ).mean()
+    assert (tmp_path / "sklearn.parquet").read_bytes() != (
+        tmp_path / "sklearnex.parquet"
+    ).read_bytes()
+    assert mae["sklearnex"] < 1.2 * mae["sklearn"]
+
+
+def test_fast_engine_stored_forest_predicts_as_fitted(tmp_path, data):
+    """oneDAL fits float32 input in float32, so the float32 node table splits exactly as the
+    fitted forest: the same leaf for every star, and its own prediction within float32 rounding.
+    """
+    X, y = data
+    model = train_forest(X, y, HP, n_jobs=2, engine="sklearnex")
+    assert type(model).__module__.startswith("sklearnex")
+    save_forest(model, tmp_path / "m.parquet", {})
+    loaded, _ = load_forest(tmp_path / "m.parquet")
+    Xt = np.random.default_rng(9).normal(size=(500, 5)).astype(np.float32)
+    for a, b in zip(model.estimators_, loaded.estimators_, strict=True):
+        assert np.array_equal(a.apply(Xt), b.apply(Xt))
+    mean, _ = predict_trees(loaded, Xt)
+    assert np.allclose(mean, model.predict(Xt), rtol=1e-6, atol=0)
+
+
+def test_fast_engine_reports_progress_without_warm_start(tmp_path, data):
+    """warm_start would silently hand the fit back to scikit-learn: one fit, all trees at once."""
+
+    class Counter:
+        def __init__(self):
+            self.calls = []
+
+        def update(self, n):
+            self.calls.append(n)
+
+    X, y = data
+    counter = Counter()
+    save_forest(train_forest(X, y, HP, engine="sklearnex"), tmp_path / "a.parquet", {})
+    model = train_forest(X, y, HP, engine="sklearnex", progress=counter)
+    save_forest(model, tmp_path / "b.parquet", {})
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    assert counter.calls == [HP["n_estimators"]] and not model.warm_start
+
+
+def test_engine_version_and_unknown_engine(data):
+    from importlib.metadata import version
+
+    assert engine_version("sklearnex") == version("scikit-learn-intelex")
+    assert engine_version("sklearn") == version("scikit-learn")
+    with pytest.raises(ValueError, match="unknown training engine 'xgboost': use one of"):
+        train_forest(*data, HP, engine="xgboost")
 
 
 def test_training_with_progress_grows_the_same_forest(tmp_path, data):
