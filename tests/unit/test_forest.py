@@ -9,8 +9,11 @@ import pytest
 from ebteff.forest import (
     ENGINES,
     engine_version,
+    flatten_forest,
     load_forest,
     predict_trees,
+    predict_trees_per_tree,
+    read_flat_forest,
     save_forest,
     train_forest,
 )
@@ -66,9 +69,49 @@ def test_float32_thresholds_split_exactly_at_the_edges(tmp_path, data):
 def test_parallel_prediction_is_bit_identical(tmp_path, data):
     X, y = data
     model = train_forest(X, y, HP)
-    one = predict_trees(model, X, n_jobs=1)
-    two = predict_trees(model, X, n_jobs=2)
-    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
+    save_forest(model, tmp_path / "m.parquet", {})
+    flat, _ = read_flat_forest(tmp_path / "m.parquet")
+    one = predict_trees(flat, X, n_jobs=1)
+    for jobs in (2, 3, 7):
+        other = predict_trees(flat, X, n_jobs=jobs)
+        assert np.array_equal(one[0], other[0]) and np.array_equal(one[1], other[1])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_compiled_traversal_equals_scikit_learn_per_tree(tmp_path, data, engine):
+    """The compiled traversal gives bit-identical means and spreads to scikit-learn's own
+    per-tree predictions of the stored forest, for stars anywhere and exactly at the splits."""
+    X, y = data
+    save_forest(train_forest(X, y, HP, engine=engine), tmp_path / "m.parquet", {})
+    loaded, _ = load_forest(tmp_path / "m.parquet")
+    flat, meta = read_flat_forest(tmp_path / "m.parquet")
+    assert flat.n_trees == int(meta["n_estimators"]) == len(loaded.estimators_)
+    assert list(flat.depths) == [e.tree_.max_depth for e in loaded.estimators_]
+    thr = np.concatenate([e.tree_.threshold[e.tree_.feature >= 0] for e in loaded.estimators_])
+    t32 = thr.astype(np.float32)
+    edges = np.concatenate([t32, np.nextafter(t32, -np.inf), np.nextafter(t32, np.inf)])
+    rng = np.random.default_rng(3)
+    Xe = rng.choice(edges, size=(4000, X.shape[1])).astype(np.float32)
+    for Xt in (np.random.default_rng(9).normal(size=(1001, 5)), Xe, X[:0]):
+        new = predict_trees(flat, Xt, n_jobs=2)
+        old = predict_trees_per_tree(loaded, Xt, n_jobs=2)
+        per_tree = np.stack([e.predict(Xt) for e in loaded.estimators_]) if len(Xt) else None
+        assert np.array_equal(new[0], old[0]) and np.array_equal(new[1], old[1])
+        if per_tree is not None:
+            assert np.allclose(new[0], per_tree.mean(0), rtol=0, atol=1e-12)
+            assert np.allclose(new[1], per_tree.std(0), rtol=0, atol=1e-9)
+    # a scikit-learn forest is flattened to the same arrays as the stored one reads into
+    again = flatten_forest(loaded)
+    for name in ("feature", "step", "jump", "split", "roots", "depths"):
+        assert np.array_equal(getattr(again, name), getattr(flat, name)), name
+    assert np.array_equal(predict_trees(loaded, X)[0], predict_trees(flat, X)[0])
+
+
+def test_traversal_refuses_the_wrong_number_of_features(tmp_path, data):
+    X, y = data
+    flat = flatten_forest(train_forest(X, y, HP))
+    with pytest.raises(ValueError, match=r"X has shape \(3, 4\), the forest expects 5 features"):
+        predict_trees(flat, np.zeros((3, 4)))
 
 
 @pytest.mark.parametrize("engine", ENGINES)
