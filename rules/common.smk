@@ -56,6 +56,13 @@ def reference_path(wildcards=None):
     )
 
 
+def label_reference_input(wildcards=None):
+    """The reference Teff table, when there is one, for the uncertainty of flag-A stars."""
+    if config["correction"]["reference"]:
+        return {"reference": config["correction"]["reference"]}
+    return {"reference": REFERENCE} if simulated() else {}
+
+
 def correction_params():
     """Fit and application settings of the hot-star correction."""
     c = config["correction"]
@@ -88,6 +95,9 @@ def model_outputs(name):
 CATALOG_FITS = "results/catalog/eb_teff_catalog.fits"
 CATALOG_PARQUET = "results/catalog/eb_teff_catalog.parquet"
 CATALOG_SUMMARY = "results/catalog/summary.json"
+CATALOG_VOTABLE = "results/catalog/eb_teff_catalog.vot"
+CATALOG_CSV = "results/catalog/eb_teff_catalog.csv"
+LABEL_CALIBRATION = "results/calibration/teff_gaia_corrected.json"
 PLOTS = "results/plots"
 
 
@@ -133,7 +143,13 @@ def all_targets():
             f"results/calibration/{name}.json",
             f"results/predictions/{name}.parquet",
         ]
-    targets += [CATALOG_FITS, CATALOG_PARQUET, CATALOG_SUMMARY]
+    targets += [
+        CATALOG_FITS,
+        CATALOG_PARQUET,
+        CATALOG_VOTABLE,
+        CATALOG_CSV,
+        CATALOG_SUMMARY,
+    ]
     targets += plot_targets()
     return targets
 
