@@ -15,6 +15,7 @@ from ebteff.catalog import (
     VOTABLE_DESCRIPTION,
     assemble,
     best_percentile_report,
+    check_uncertainties,
     fit_best_calibration,
     fit_label_calibration,
     label_percentile_report,
@@ -99,6 +100,7 @@ def main(smk) -> None:
     cat = assemble(base, predictions, best_calibration, label_calibration)
     if cat.height != base.height or cat["source_id"].n_unique() != base.height:
         raise ValueError("catalogue rows do not match the input stars one to one")
+    check_uncertainties(cat)
     blind = assemble(blind_base, predictions, best_calibration).with_columns(
         base["teff_gaia_corrected"]
     )
@@ -121,13 +123,13 @@ def main(smk) -> None:
         "PHOTSHA": (photometry_sha, "sha256 of the input photometry table"),
         "SIMPHOT": (
             bool(smk.params.simulated),
-            "T: the photometry is simulated by the workflow (not Gaia data)",
+            "T: simulated photometry (not Gaia data)",
         ),
         "NSTARS": (cat.height, "rows: every input source_id exactly once"),
         "DATE": (creation_date(), "creation date (UTC; SOURCE_DATE_EPOCH if set)"),
         "PCTSRC": (
             "calibration split" + (" + reference sample" if label_calibration else ""),
-            "percentiles: conformal on the calibration split (ML), label scatter (flag A)",
+            "origin of the percentiles (teff_best_err_source)",
         ),
     }
     for i, c in enumerate(correction.coefficients):

@@ -295,8 +295,9 @@ def assemble(
     ``teff_gspphot_upper`` (GSP-Phot's 16th/84th percentiles, already on the corrected scale);
     these optional columns are not catalogue columns. With ``best_calibration``
     (:func:`fit_best_calibration`) the winner's percentiles are recalibrated for the choice.
-    Every star with a GSP-Phot Teff needs percentiles: its own lower/upper or
-    ``label_calibration`` (:func:`fit_label_calibration`); else this raises ValueError.
+    A star with a GSP-Phot Teff gets percentiles from its own lower/upper or from
+    ``label_calibration`` (:func:`fit_label_calibration`); without either they are null, which
+    :func:`check_uncertainties` refuses for a published catalogue.
     """
     extra = [c for c in ("split", "teff_gspphot_lower", "teff_gspphot_upper") if c in base.columns]
     df = base
@@ -332,12 +333,6 @@ def assemble(
             else (None, None)
         ),
     )
-    if (has_gaia & (lab_src == "")).any():
-        raise ValueError(
-            f"{int((has_gaia & (lab_src == '')).sum())} stars with a GSP-Phot Teff have no "
-            "uncertainty: give teff_gspphot_lower/upper in the photometry, or a reference "
-            "table (correction.reference) for the scatter of the corrected label"
-        )
     best = np.where(has_gaia, gaia, ml_teff)
     best_q = np.where(has_gaia[:, None], lab_q, ml_q)
     best_err = half_width(best_q)
@@ -376,6 +371,17 @@ def assemble(
         pl.Series("flag", flags.astype(str)),
         pl.Series("flag_bits", bits),
     )
+
+
+def check_uncertainties(cat: pl.DataFrame) -> None:
+    """Every star with a Teff has its percentiles and error; else ValueError saying what to do."""
+    missing = cat.filter(pl.col("teff_best").is_not_null() & pl.col("teff_best_err").is_null())
+    if missing.height:
+        raise ValueError(
+            f"{missing.height} stars with a GSP-Phot Teff have no uncertainty: give "
+            "teff_gspphot_lower/upper in the photometry, or a reference table "
+            "(correction.reference: source_id, teff_ref) for the scatter of the corrected label"
+        )
 
 
 def recommended(cat: pl.DataFrame) -> pl.Series:
@@ -615,10 +621,10 @@ def _fits_card(key: str, value, comment: str):
 
     if _fits_fits(key, value, comment):
         return [fits.Card(key, value, comment)]
-    text = f"{key}: {comment}"
-    return [fits.Card(key, value)] + [
-        fits.Card("COMMENT", text[i : i + 72]) for i in range(0, len(text), 72)
-    ]
+    import textwrap
+
+    lines = textwrap.wrap(f"{key}: {comment}", 72, break_on_hyphens=False)
+    return [fits.Card(key, value)] + [fits.Card("COMMENT", line) for line in lines]
 
 
 def write_fits(cat: pl.DataFrame, path: str | os.PathLike, header: dict[str, tuple]) -> None:
@@ -667,7 +673,7 @@ def write_fits(cat: pl.DataFrame, path: str | os.PathLike, header: dict[str, tup
             hdu.header[f"TUCD{i}"] = ucd
         for key, (value, comment) in header.items():
             for card in _fits_card(key, value, comment):
-                hdu.header.append(card)
+                hdu.header.append(card, bottom=True)  # a COMMENT right after its card
     primary = fits.PrimaryHDU()
     for h in (primary, hdu):
         h.add_checksum(when="HDU checksum (ones' complement, FITS standard)")
