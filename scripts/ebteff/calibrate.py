@@ -164,14 +164,20 @@ def fit_calibration(
         par = _fit_bin(abs_err[sel], spread[sel])
         z = (label[sel] - pred[sel]) / np.maximum(_sigma(par, spread[sel]), np.finfo(float).tiny)
         grid = _z_grid(z)
+        zq = [grid[GRID_LEVELS.index(q)] for q in PERCENTILES]
+        sig = _sigma(par, spread[sel])
         bins.append(
             {
                 "name": _bin_name(lo, hi),
                 "lo": lo,
                 "hi": hi,
                 **par,
-                "z_percentiles": [grid[GRID_LEVELS.index(q)] for q in PERCENTILES],
+                "z_percentiles": zq,
                 "z_grid": grid,
+                # what a user needs to read off the table: typical interval widths (K)
+                "width_68_median_k": float(np.median((zq[3] - zq[1]) * sig)),
+                "width_90_median_k": float(np.median((zq[4] - zq[0]) * sig)),
+                "p50_offset_median_k": float(np.median(zq[2] * sig)),
             }
         )
     calibration = {

@@ -694,13 +694,19 @@ print(result.drop_nans().head())
 
 
 def _calibration_rows(model: ModelRun) -> list[tuple]:
+    """Per calibration bin what a user reads off: median widths of the 68% (p16-p84) and 90%
+    (p05-p95) ranges and the median shift of p50 from the prediction, in K."""
+
+    def width(par, key):
+        return _k(par[key]) if key in par else "-"
+
     return [
         (
             par["name"],
-            _num(par["k"]),
-            _k(par["floor_k"]),
-            _num(par["p"]),
             _int(par["n"]),
+            width(par, "width_68_median_k"),
+            width(par, "width_90_median_k"),
+            width(par, "p50_offset_median_k"),
             f"{_pct(par['coverage_1sigma'])} / {_pct(par['coverage_2sigma'])}",
         )
         for par in model.calibration["bins"]
@@ -766,10 +772,20 @@ def model_section(model: ModelRun, files: Mapping[str, dict]) -> str:
         "the trees' predictions in K; `k`, `floor` and `p` are fitted per bin of predicted Teff "
         f"on the {_int(model.calibration['calibration_stars'])} stars of the calibration split "
         "so that 68.27% of them lie within 1 sigma and 95.45% within 2 sigma (as nearly as both "
-        "can hold; sparse bins are merged).",
+        "can hold; sparse bins are merged). The percentiles p05 ... p95 of each star are "
+        "`prediction + z_q * sigma`, with z_q the split-conformal quantiles of "
+        "(label - prediction) / sigma in the bin (`calibration.json`, `z_percentiles`); the "
+        "catalogue's `_err` is (p84 - p16) / 2. Per bin, the typical widths:",
         "",
         _table(
-            ["predicted Teff (K)", "k", "floor", "p", "calibration stars", "within 1 / 2 sigma"],
+            [
+                "predicted Teff (K)",
+                "calibration stars",
+                "median p16-p84 width",
+                "median p05-p95 width",
+                "median p50 - prediction",
+                "within 1 / 2 sigma",
+            ],
             _calibration_rows(model),
         ),
         "Coverage on the test split (ideal: "
