@@ -25,7 +25,7 @@ def main(smk) -> None:
         {m: read(p) for m, p in zip(models, inp.metrics, strict=True)}, smk.output.binned
     )
     calibration = {m: read(p) for m, p in zip(models, inp.calibrations, strict=True)}
-    calibration["teff_ml_best (best of models)"] = read(inp.best_calibration)
+    calibration["teff_best (ML, best of models)"] = read(inp.best_calibration)
     calibration_coverage_figure(calibration, smk.output.coverage)
     pit_figure(calibration, smk.output.pit)
     importances = {

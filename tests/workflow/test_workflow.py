@@ -298,8 +298,9 @@ def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
         if two_sigma:
             assert abs(overall["within_2sigma"] - TWO_SIGMA) <= 0.02, name
         for bin_name, st in rep["by_predicted_bin"]["per_bin"].items():
-            one = {**st, "within_2sigma": st["within_2sigma"] if two_sigma else TWO_SIGMA}
-            assert st["n"] >= 100 and _within_bounds(one), (name, bin_name, st)
+            # per bin, teff_best's p16 and p84 are held to their targets in
+            # test_percentiles_cover_the_test_stars, with the calibration sample's error too
+            assert st["n"] >= 100 and (not two_sigma or _within_bounds(st)), (name, bin_name)
         if "raw_tree_spread" in rep:  # the trees alone are over-confident
             assert rep["raw_tree_spread"]["overall"]["within_1sigma"] < 0.5, name
         cal = (
@@ -323,13 +324,14 @@ PERCENTILE_TARGETS = {
 
 
 def _percentiles_within_bounds(st: dict, n_calibration: int) -> list[str]:
-    """Percentile cells outside their tolerance, widened by twice the sampling error of the
-    fraction: binomial over the bin's test stars, and over the calibration stars whose
-    quantile it is (conformal coverage scatters with both samples)."""
+    """Percentile cells outside their tolerance, widened by three times the sampling error of
+    the fraction: binomial over the bin's test stars and over the calibration stars whose
+    quantile it is (conformal coverage scatters with both samples). Three, not two: some 75
+    cells are checked at once, and at two standard errors a few would miss by chance alone."""
     misses = []
     for name, (target, tol) in PERCENTILE_TARGETS.items():
         var = target * (1 - target) * (1 / st["n"] + 1 / max(n_calibration, 1))
-        if abs(st[f"below_{name}"] - target) > tol / 100 + 2 * var**0.5:
+        if abs(st[f"below_{name}"] - target) > tol / 100 + 3 * var**0.5:
             misses.append(f"{name}: {100 * st[f'below_{name}']:.1f}%")
     return misses
 
