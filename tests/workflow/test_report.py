@@ -20,6 +20,7 @@ FIGURES = {
     **{f"results/plots/accuracy/{m}.png": "3 Accuracy" for m in MODELS},
     "results/plots/calibration_coverage.png": "4 Calibration",
     "results/plots/calibration_pit.png": "4 Calibration",
+    "results/plots/calibration_percentiles.png": "4 Calibration",
     "results/plots/feature_importances.png": "5 Models",
     "results/plots/catalog_summary.png": "6 Catalogue",
     "results/plots/cmd.png": "6 Catalogue",
