@@ -19,7 +19,13 @@ import polars as pl
 import pytest
 import yaml
 
-from ebteff.calibrate import apply_calibration, coverage_report, fit_calibration, split_report
+from ebteff.calibrate import (
+    apply_calibration,
+    calibrated_teff,
+    coverage_report,
+    fit_calibration,
+    split_report,
+)
 from ebteff.catalog import assemble, summarise, write_fits
 from ebteff.correction import Correction, dump_legacy_pickle, save_correction_json
 from ebteff.evaluate import full_metrics
@@ -169,7 +175,7 @@ def build_run(root: Path) -> dict:
             {"test": split_report(test[raw], test[spread], sigma, test[spec.target])},
             p["calibration_report"],
         )
-        all_sigma = apply_calibration(
+        _, all_sigma = calibrated_teff(  # (p84 - p16) / 2, as the catalogue's _err
             calibration, pred[raw].fill_null(np.nan).to_numpy(), pred[spread].fill_null(np.nan)
         )
         predictions[name] = pred.select(
@@ -363,7 +369,7 @@ def test_the_catalogue_description_names_every_column_with_its_unit(staged, run_
     for column in columns:
         line = next(ln for ln in text.splitlines() if ln.split()[:1] == [column.name])
         assert (column.unit or "-") == line.split()[1]
-    assert "teff_gaia_teff_log_err" in text and "Calibrated 1-sigma uncertainty" in text
+    assert "teff_gaia_teff_log_err" in text and "1-sigma uncertainty of model" in text
 
 
 # -- staging and manifest ------------------------------------------------------------------------
