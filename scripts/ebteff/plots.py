@@ -558,7 +558,7 @@ def percentile_coverage_figure(reports: dict[str, dict], path) -> None:
         width = 0.8 / max(len(pct), 1)
         colors = series_colors(len(pct))
         for ax, (q, target, tol) in zip(axes[row], PERCENTILE_TARGETS, strict=True):
-            ax.axhspan(-tol, tol, color="0.85", zorder=0, label="target tolerance")
+            ax.axhspan(-tol, tol, color="0.85", zorder=0, label="target tolerance", gid=GUIDE)
             for i, ((name, rep), color) in enumerate(zip(pct.items(), colors, strict=True)):
                 stats = [rep.get("overall", {}), *(rep.get("per_bin", {}).get(b, {}) for b in bins)]
                 vals = [100 * s[f"below_{q}"] - target if s.get("n") else np.nan for s in stats]

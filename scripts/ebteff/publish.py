@@ -958,10 +958,11 @@ def render_model_card(run: Run, release: Release, files: Mapping[str, dict]) -> 
         "Files per model: `model.parquet` (the forest), `metadata.json` (features, label, "
         "hyperparameters, training), `calibration.json` (uncertainty calibration), "
         "`metrics.json` (every metric below, and per Teff bin). For the release: "
-        f"`{BEST_CALIBRATION_RELEASE_FILE}` (calibration of the best-of-models sigma) and "
-        f"`{CORRECTION_RELEASE_FILE}` (the hot-star correction), so that the release alone "
-        "turns a table of stars into the catalogue's columns (`snakemake stars` with "
-        "`model_source: huggingface`, or `ebteff.predict_table`).",
+        f"`{BEST_CALIBRATION_RELEASE_FILE}` (calibration of the best-of-models sigma), "
+        f"`{LABEL_CALIBRATION_RELEASE_FILE}` (percentiles of the corrected GSP-Phot Teff of "
+        f"flag-A stars) and `{CORRECTION_RELEASE_FILE}` (the hot-star correction), so that "
+        "the release alone turns a table of stars into the catalogue's columns "
+        "(`snakemake stars` with `model_source: huggingface`, or `ebteff.predict_table`).",
         "",
         "## Usage",
         "",

@@ -85,16 +85,19 @@ def release_files(model_dir: str | os.PathLike, models=None) -> dict:
         "models": {m: {f.split(".")[0]: root / m / f for f in MODEL_FILES} for m in models},
         "best_calibration": root / BEST_CALIBRATION_FILE,
         "correction": root / CORRECTION_FILE,
-        "label_calibration": root / LABEL_CALIBRATION_FILE,
     }
     missing = [
         str(p)
         for p in [*(q for m in files["models"].values() for q in m.values())]
-        + [files["best_calibration"], files["correction"], files["label_calibration"]]
+        + [files["best_calibration"], files["correction"]]
         if not p.is_file()
     ]
     if missing:
         raise TableError(f"{root} is not a complete model release: missing {', '.join(missing)}")
+    # a release of a run without a reference sample has none: flag-A stars then get
+    # percentiles only from their own teff_gspphot_lower/upper
+    if (root / LABEL_CALIBRATION_FILE).is_file():
+        files["label_calibration"] = root / LABEL_CALIBRATION_FILE
     return files
 
 

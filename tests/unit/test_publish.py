@@ -195,6 +195,10 @@ def build_run(root: Path) -> dict:
         )
     }
     write_json(best, res / "calibration/teff_best.json")
+    # the flag-A percentiles' table as build_catalog writes it (here: none fitted)
+    write_json(
+        {"calibration": None, "reference": None}, res / "calibration/teff_gaia_corrected.json"
+    )
     write_json(summarise(cat, list(MODELS)), res / "catalog/summary.json")
     write_parquet(cat, res / "catalog/eb_teff_catalog.parquet")
     header = {
@@ -211,6 +215,7 @@ def build_run(root: Path) -> dict:
         "catalog_fits": res / "catalog/eb_teff_catalog.fits",
         "catalog_summary": res / "catalog/summary.json",
         "best_calibration": res / "calibration/teff_best.json",
+        "label_calibration": res / "calibration/teff_gaia_corrected.json",
         "correction_json": res / "correction/teff_correction.json",
         "correction_pkl": res / "correction/teff_correction_coeffs_deg2.pkl",
         "split_counts": res / "split/counts.json",
@@ -402,6 +407,7 @@ def test_stage_copies_the_run_and_the_manifest_lists_every_file(staged, run_file
     files = ("model.parquet", "metadata.json", "calibration.json")
     assert set(pins) == {f"{m}/{f}" for m in MODELS for f in files} | {
         "teff_best_calibration.json",
+        "teff_gaia_corrected.json",
         "teff_correction.json",
     }
 
