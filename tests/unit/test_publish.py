@@ -21,12 +21,11 @@ import yaml
 
 from ebteff.calibrate import (
     apply_calibration,
-    calibrated_teff,
     coverage_report,
     fit_calibration,
     split_report,
 )
-from ebteff.catalog import assemble, summarise, write_fits
+from ebteff.catalog import catalogue_rows, summarise, write_fits
 from ebteff.correction import Correction, dump_legacy_pickle, save_correction_json
 from ebteff.evaluate import full_metrics
 from ebteff.features import ModelSpec, build_feature_table, prepare_photometry
@@ -108,7 +107,7 @@ def build_run(root: Path) -> dict:
         .select("source_id", "ra", "dec", "teff_gaia", "teff_gaia_corrected")
         .collect()
     )
-    paths, predictions = {}, {}
+    paths, raws, calibrations = {}, {}, {}
     for name, entry in MODELS.items():
         spec = ModelSpec.from_config(name, {**entry, "hyperparameters": HYPER})
         table, feature_counts = build_feature_table(
@@ -175,17 +174,11 @@ def build_run(root: Path) -> dict:
             {"test": split_report(test[raw], test[spread], sigma, test[spec.target])},
             p["calibration_report"],
         )
-        _, all_sigma = calibrated_teff(  # (p84 - p16) / 2, as the catalogue's _err
-            calibration, pred[raw].fill_null(np.nan).to_numpy(), pred[spread].fill_null(np.nan)
-        )
-        predictions[name] = pred.select(
-            "source_id",
-            pl.col(raw).alias(f"teff_{name}"),
-            pl.Series(f"teff_{name}_err", all_sigma).fill_nan(None),
-        )
+        raws[name], calibrations[name] = pred, calibration
         paths[name] = p
 
-    cat = assemble(base, predictions)
+    # the catalogue's own per-star path, as build_catalog and predict_table take it
+    cat = catalogue_rows(base, raws, calibrations, photometry=stars)
     test = cat.join(split, on="source_id").filter(pl.col("split") == "test")
     best = {
         "test": coverage_report(
