@@ -1,9 +1,12 @@
 """Benchmark: what the per-star uncertainty costs, and prediction memory at two catalogue sizes.
 
-1. Overhead: on the same stars and threads, the workflow's prediction (mean and tree spread in
-   one pass, ``ebteff.forest.predict_trees``) against scikit-learn's plain mean prediction
-   (``RandomForestRegressor.predict``), and against the naive spread (every tree's prediction
-   stacked into a trees x stars matrix, then ``std``), best of ``--repeat`` runs each.
+1. Traversal: on the same forest, stars and threads, the workflow's prediction (mean and tree
+   spread in one pass of compiled code over all trees, ``ebteff.forest.predict_trees``) against
+   the per-tree traversal it replaced (one scikit-learn call per tree,
+   ``ebteff.forest.predict_trees_per_tree``), scikit-learn's plain mean prediction
+   (``RandomForestRegressor.predict``) and the naive spread (every tree's prediction stacked
+   into a trees x stars matrix, then ``std``): CPU seconds (all threads) and wall seconds, best
+   of ``--repeat`` interleaved rounds each, and whether the results are bit-identical.
 2. Memory: the prediction of one chunk (``ebteff.predict.predict_rows``, the code the
    ``predict_chunk`` rule runs) over the first N rows of the catalogue, each N in a fresh
    process; peak RSS (ru_maxrss) after loading the forest and at the end.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -30,7 +34,13 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from ebteff.features import ModelSpec, finite_or_null, prepare_photometry  # noqa: E402
-from ebteff.forest import load_forest, predict_trees  # noqa: E402
+from ebteff.forest import (  # noqa: E402
+    flatten_forest,
+    load_forest,
+    predict_trees,
+    predict_trees_per_tree,
+    read_flat_forest,
+)
 from ebteff.io import scan_photometry  # noqa: E402
 from ebteff.predict import LoadedModel, predict_rows  # noqa: E402
 
@@ -39,9 +49,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def load(model_dir: Path) -> LoadedModel:
+def load(model_dir: Path, flat: bool = False) -> LoadedModel:
+    """The model as scikit-learn trees, or (``flat``) as the predict_chunk rule loads it."""
     meta = json.loads((model_dir / "metadata.json").read_text())
-    forest, _ = load_forest(model_dir / "model.parquet")
+    read = read_flat_forest if flat else load_forest
+    forest, _ = read(model_dir / "model.parquet")
     return LoadedModel(ModelSpec.from_config(model_dir.name, meta), forest)
 
 
@@ -51,56 +63,93 @@ def feature_matrix(photometry: str, spec: ModelSpec, n_rows: int) -> np.ndarray:
     return np.ascontiguousarray(feats.to_numpy(), dtype=np.float32)
 
 
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(fn) -> tuple[float, float]:
+    """CPU seconds (all threads of this process) and wall seconds of one call."""
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    fn()
+    return cpu_seconds() - cpu, time.perf_counter() - wall
 
 
 def overhead(args) -> None:
     model = load(args.model_dir)
     forest = model.forest
+    flat = flatten_forest(forest)
     X = feature_matrix(args.photometry, model.spec, args.overhead_rows)
     forest.n_jobs = args.threads
     n_trees = len(forest.estimators_)
+    n_nodes = flat.n_nodes
     print(
-        f"{model.spec.name}: {n_trees} trees, {len(X):,} stars with features, "
-        f"{args.threads} threads"
+        f"{model.spec.name}: {n_trees} trees, {n_nodes:,} nodes, {len(X):,} stars with "
+        f"features, {args.threads} threads; load average {os.getloadavg()[0]:.2f}"
     )
 
     def naive():
         per_tree = np.stack([t.predict(X) for t in forest.estimators_])
         return per_tree.mean(axis=0), per_tree.std(axis=0)
 
+    predict_trees(flat, X[:10], args.threads)  # compile (or load the compiled kernel) first
     # interleaved, best of each: a shared machine's load drifts less within a round
     runs = {
+        "compiled": (lambda: predict_trees(flat, X, args.threads)),
+        "per_tree": (lambda: predict_trees_per_tree(forest, X, args.threads)),
         "plain": (lambda: forest.predict(X)),
-        "ours": (lambda: predict_trees(forest, X, args.threads)),
-        "naive": naive,
     }
-    best = dict.fromkeys(runs, float("inf"))
+    if not args.skip_naive:
+        runs["naive"] = naive
+    best = {k: (float("inf"), float("inf")) for k in runs}
     for _ in range(args.repeat):
         for key, fn in runs.items():
-            best[key] = min(best[key], best_of(fn, 1))
-    plain, ours, stacked = best["plain"], best["ours"], best["naive"]
-    mean, _ = predict_trees(forest, X, args.threads)
-    assert np.allclose(mean, forest.predict(X), rtol=0, atol=1e-9), "means differ"
+            cpu, wall = timed(fn)
+            best[key] = (min(best[key][0], cpu), min(best[key][1], wall))
+    new, old = predict_trees(flat, X, args.threads), predict_trees_per_tree(forest, X, 1)
+    identical = all(np.array_equal(a, b) for a, b in zip(new, old, strict=True))
+    assert np.allclose(new[0], forest.predict(X), rtol=0, atol=1e-9), "means differ"
     matrix_mb = n_trees * len(X) * 8 / 1e6
-    print(f"  plain mean (scikit-learn predict): {plain:.2f} s")
-    print(f"  mean + tree spread (predict_trees): {ours:.2f} s  -> ratio {ours / plain:.2f}")
+    print(f"  load average after: {os.getloadavg()[0]:.2f}")
+    print("  | traversal | CPU-s | wall s | CPU vs per-tree | ns per node visit (CPU) |")
+    print("  |---|---|---|---|---|")
+    depth = mean_depth(flat, X[: min(len(X), 20_000)])
+    visits = depth * n_trees * len(X)
+    labels = {
+        "compiled": "mean + spread, compiled over all trees (predict_trees)",
+        "per_tree": "mean + spread, one call per tree (predict_trees_per_tree)",
+        "plain": "mean only (scikit-learn predict)",
+        "naive": f"naive per-tree matrix + std (matrix {matrix_mb:,.0f} MB)",
+    }
+    for key, (cpu, wall) in best.items():
+        ratio = cpu / best["per_tree"][0]
+        print(
+            f"  | {labels[key]} | {cpu:.2f} | {wall:.2f} | {ratio:.3f} | {cpu / visits * 1e9:.1f} |"
+        )
     print(
-        f"  naive per-tree matrix + std:        {stacked:.2f} s  -> ratio {stacked / plain:.2f}"
-        f" (matrix {matrix_mb:,.0f} MB)"
+        f"  compiled vs per-tree: bit-identical mean and spread: {identical}; "
+        f"{visits / 1e9:.2f} G node visits (mean depth {depth:.1f})"
     )
+
+
+def mean_depth(flat, X) -> float:
+    """Mean number of internal nodes a star passes through per tree (a sample of stars)."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    rows = np.arange(len(X))
+    total = 0
+    for t in range(flat.n_trees):
+        node = np.full(len(X), flat.roots[t])
+        for _ in range(flat.depths[t]):
+            total += int(flat.step[node].sum())
+            right = X[rows, flat.feature[node]] > flat.split[node]
+            node = node + flat.step[node] + right * flat.jump[node]
+    return total / (flat.n_trees * max(1, len(X)))
 
 
 def child(args) -> None:
     """One measurement in this process: load the forest, predict the first N rows."""
     start = time.perf_counter()
-    model = load(args.model_dir)
+    model = load(args.model_dir, flat=True)
     after_load = peak_rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         predicted = predict_rows(
@@ -163,6 +212,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--skip-overhead", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-naive", action="store_true", help="leave out the per-tree matrix")
     args = ap.parse_args(argv)
     if args.child is not None:
         child(args)

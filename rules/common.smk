@@ -149,9 +149,15 @@ def model_spec(wildcards):
 
 
 def feature_spec(wildcards):
-    """A model's spec less its hyperparameters: tuning a forest does not rebuild its features."""
+    """A model's spec less how its forest is grown: tuning a forest or changing its engine does
+    not rebuild its features."""
     spec = model_spec(wildcards)
-    return {k: v for k, v in spec.items() if k != "hyperparameters"}
+    return {k: v for k, v in spec.items() if k not in ("hyperparameters", "engine")}
+
+
+def model_engine(wildcards):
+    """The engine that trains a model: its own `engine`, else `training.engine`."""
+    return config["models"][wildcards.model].get("engine", config["training"]["engine"])
 
 
 def model_outputs(name):

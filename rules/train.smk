@@ -25,6 +25,7 @@ if MODEL_SOURCE["source"] == "train":
             enforce_memory=ENFORCE_MEMORY,
         params:
             spec=model_spec,
+            engine=model_engine,
         script:
             "../scripts/train_model.py"
 

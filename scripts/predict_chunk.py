@@ -7,7 +7,7 @@ forest and one batch whatever the size of the catalogue or of the chunk.
 import polars as pl
 
 from ebteff.features import ModelSpec
-from ebteff.forest import load_forest
+from ebteff.forest import read_flat_forest
 from ebteff.io import scan_photometry
 from ebteff.logs import Progress, finished, setup_logging, timed
 from ebteff.predict import LoadedModel, chunk_bounds, predict_rows
@@ -19,7 +19,7 @@ def main(smk) -> None:
     cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(cfg.pop("name"), cfg)
     with timed(logger, f"loading {smk.input.model}"):
-        model = LoadedModel(spec, load_forest(smk.input.model)[0])
+        model = LoadedModel(spec, read_flat_forest(smk.input.model)[0])
     lf = scan_photometry(smk.input.photometry)
     n_rows = lf.select(pl.len()).collect().item()  # from the Parquet footer, no column read
     start, stop = chunk_bounds(n_rows, count, index)

@@ -10,7 +10,7 @@ import sklearn
 
 from ebteff import __version__
 from ebteff.features import ModelSpec, training_rows
-from ebteff.forest import save_forest, train_forest
+from ebteff.forest import ENGINE_DISTRIBUTION, engine_version, save_forest, train_forest
 from ebteff.io import sha256sum, write_json
 from ebteff.logs import Progress, finished, setup_logging
 
@@ -20,21 +20,26 @@ def main(smk) -> None:
     cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(cfg.pop("name"), cfg)
     train = training_rows(pl.read_parquet(smk.input.table), spec)
-    X = train.select(spec.features).to_numpy().astype(np.float64)
+    X = train.select(spec.features).to_numpy().astype(np.float32)
     y = train["target"].to_numpy()
+    engine = smk.params.engine
     logger.info(
-        "training %s on %d rows x %d features with %d thread(s): %s",
+        "training %s on %d rows x %d features with %d thread(s), engine %s %s: %s",
         spec.name,
         train.height,
         len(spec.features),
         smk.threads,
+        engine,
+        engine_version(engine),
         spec.hyperparameters,
     )
     start = time.perf_counter()
     with Progress(
         logger, f"train {spec.name}", spec.hyperparameters["n_estimators"], unit="tree"
     ) as bar:
-        model = train_forest(X, y, spec.hyperparameters, n_jobs=smk.threads, progress=bar)
+        model = train_forest(
+            X, y, spec.hyperparameters, n_jobs=smk.threads, progress=bar, engine=engine
+        )
     # the time goes to the log only: metadata.json is a result, byte-identical between runs
     # (the job's wall and CPU time are in its benchmark file)
     seconds = time.perf_counter() - start
@@ -48,6 +53,7 @@ def main(smk) -> None:
             "features": ",".join(spec.features),
             "transform": spec.transform,
             "target": spec.target,
+            "engine": engine,
         },
     )
     write_json(
@@ -58,6 +64,7 @@ def main(smk) -> None:
             "transform": spec.transform,
             "predicts": "log10(Teff / K)" if spec.transform == "log10" else "Teff (K)",
             "hyperparameters": spec.hyperparameters,
+            "engine": engine,
             "training_rows": train.height,
             "n_nodes": n_nodes,
             "feature_importances": dict(
@@ -73,6 +80,7 @@ def main(smk) -> None:
                 "ebteff": __version__,
                 "python": platform.python_version(),
                 "scikit-learn": sklearn.__version__,
+                ENGINE_DISTRIBUTION[engine]: engine_version(engine),
                 "numpy": np.__version__,
                 "polars": pl.__version__,
             },

@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -39,19 +41,71 @@ LEAF = -2  # scikit-learn's TREE_UNDEFINED feature index
 COLUMNS = ("tree", "feature", "right", "threshold", "value")
 
 
+#: Training engines (``training.engine`` and a model's ``engine`` in the config):
+#: ``sklearnex``, scikit-learn-intelex's oneDAL forest (several times faster), and ``sklearn``,
+#: scikit-learn's own (the earlier pipeline's models). Either way the forest is stored as the same
+#: node table and predicted by the same code; the two engines grow different trees.
+ENGINES = ("sklearnex", "sklearn")
+#: The installed distribution whose version is recorded with a model trained by each engine
+#: (scikit-learn-intelex's ``__version__`` is a placeholder, its distribution's version is not).
+ENGINE_DISTRIBUTION = {"sklearnex": "scikit-learn-intelex", "sklearn": "scikit-learn"}
+
+
+def engine_version(engine: str) -> str:
+    """Installed version of the distribution that provides ``engine``."""
+    from importlib.metadata import version
+
+    return version(ENGINE_DISTRIBUTION[_check_engine(engine)])
+
+
+def _check_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown training engine {engine!r}: use one of {', '.join(ENGINES)}")
+    return engine
+
+
+def forest_estimator(engine: str, hyperparameters: dict, n_jobs: int = 1):
+    """An unfitted random-forest regressor of ``engine`` with the given hyperparameters."""
+    if _check_engine(engine) == "sklearnex":
+        try:
+            from sklearnex.ensemble import RandomForestRegressor as Forest
+        except ImportError as err:
+            raise ImportError(
+                "training engine 'sklearnex' needs scikit-learn-intelex (pip install "
+                "scikit-learn-intelex, see requirements.txt), or set training.engine: sklearn"
+            ) from err
+    else:
+        Forest = RandomForestRegressor
+    return Forest(**hyperparameters, n_jobs=n_jobs)
+
+
 def train_forest(
-    X: np.ndarray, y: np.ndarray, hyperparameters: dict, n_jobs: int = 1, progress=None
+    X: np.ndarray,
+    y: np.ndarray,
+    hyperparameters: dict,
+    n_jobs: int = 1,
+    progress=None,
+    engine: str = "sklearn",
 ):
-    """Fit a RandomForestRegressor with the given hyperparameters on ``n_jobs`` threads.
+    """Fit a random forest of ``engine`` (:data:`ENGINES`) on ``n_jobs`` threads.
+
+    ``X`` is cast to float32, the precision the stored node table is traversed in: scikit-learn
+    trees convert to float32 anyway, and oneDAL then computes its split thresholds in float32
+    too, so the stored forest sends every star the same way as the fitted one.
 
     With ``progress`` (anything with ``update(n_trees)``, such as :class:`ebteff.logs.Progress`)
-    the trees are grown in about 20 rounds of ``warm_start``, reporting after each. The forest
-    is the same as from one ``fit``: scikit-learn draws each added tree's seed from
+    scikit-learn grows the trees in about 20 rounds of ``warm_start``, reporting after each. The
+    forest is the same as from one ``fit``: scikit-learn draws each added tree's seed from
     ``random_state`` as a single fit would (it skips the draws of the trees already grown).
+    scikit-learn-intelex must fit in one call (with ``warm_start`` it silently falls back to
+    stock scikit-learn), which holds the GIL until it returns: ``progress`` gets every tree then.
     """
-    model = RandomForestRegressor(**hyperparameters, n_jobs=n_jobs)
-    if progress is None:
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    model = forest_estimator(engine, hyperparameters, n_jobs)
+    if progress is None or engine == "sklearnex":
         model.fit(X, y)
+        if progress is not None:
+            progress.update(int(model.n_estimators))
         return model
     total = int(model.n_estimators)
     threads = max(1, n_jobs)
@@ -148,8 +202,8 @@ def _tree_from_nodes(feature, right, threshold, value, n_features: int) -> Tree:
     return tree
 
 
-def load_forest(path: str | os.PathLike) -> tuple[RandomForestRegressor, dict]:
-    """Rebuild the scikit-learn forest stored at ``path``; also return the stored metadata."""
+def _read_node_table(path: str | os.PathLike) -> tuple[pl.DataFrame, dict]:
+    """The node table stored at ``path`` and its metadata, checked to be a forest file."""
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
@@ -159,8 +213,13 @@ def load_forest(path: str | os.PathLike) -> tuple[RandomForestRegressor, dict]:
         raise ValueError(f"{path} is not an {FORMAT} model file (format={meta.get('format')})")
     if pf.schema_arrow.names != list(COLUMNS):
         raise ValueError(f"{path}: columns {pf.schema_arrow.names}, expected {list(COLUMNS)}")
+    return pl.read_parquet(path), meta
+
+
+def load_forest(path: str | os.PathLike) -> tuple[RandomForestRegressor, dict]:
+    """Rebuild the scikit-learn forest stored at ``path``; also return the stored metadata."""
+    df, meta = _read_node_table(path)
     n_features = int(meta["n_features"])
-    df = pl.read_parquet(path)
     trees = []
     for part in df.partition_by("tree", maintain_order=True):
         est = DecisionTreeRegressor()
@@ -185,14 +244,167 @@ def load_forest(path: str | os.PathLike) -> tuple[RandomForestRegressor, dict]:
     return model, meta
 
 
+@dataclass(frozen=True)
+class FlatForest:
+    """A forest as the flat arrays the compiled traversal reads (:func:`predict_trees`).
+
+    Node ``k`` of the concatenated trees (in the node table's order) sends a float32 star to
+    node ``k + step[k]`` if its feature ``feature[k]`` is ``<= split[k]``, else to
+    ``k + step[k] + jump[k]``. At a leaf ``step`` and ``jump`` are 0 (a leaf is its own child),
+    ``feature`` is 0 and ``split`` holds the leaf's value, so every star takes exactly
+    ``depths[t]`` steps down tree ``t`` with no branch on the data: the traversal does the same
+    arithmetic for every star, which a processor pipelines far better than a branch it
+    mispredicts half of the time. ``roots`` are the trees' first nodes, in tree order.
+    """
+
+    feature: np.ndarray  # int8
+    step: np.ndarray  # int8: 1 at internal nodes, 0 at leaves
+    jump: np.ndarray  # int32: right child - left child at internal nodes, 0 at leaves
+    split: np.ndarray  # float32: threshold, or the leaf's value
+    roots: np.ndarray  # int64
+    depths: np.ndarray  # int64: each tree's depth
+    n_features: int
+
+    @property
+    def n_trees(self) -> int:
+        return len(self.roots)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.split)
+
+    @classmethod
+    def from_table(cls, table: pl.DataFrame | pa.Table, n_features: int) -> FlatForest:
+        """From the node table (:func:`forest_nodes`, or as :func:`save_forest` stored it)."""
+        df = table if isinstance(table, pl.DataFrame) else pl.from_arrow(table)
+        tree = df["tree"].to_numpy()
+        roots = np.flatnonzero(np.r_[True, tree[1:] != tree[:-1]]) if len(tree) else []
+        roots = np.asarray(roots, dtype=np.int64)
+        feature = df["feature"].to_numpy()
+        leaf = feature == LEAF
+        right = df["right"].to_numpy().astype(np.int32)
+        split = np.where(
+            leaf, df["value"].fill_null(0.0).to_numpy(), df["threshold"].fill_null(0.0).to_numpy()
+        ).astype(np.float32)
+        step = (~leaf).astype(np.int8)
+        jump = np.where(leaf, 0, right - 1).astype(np.int32)
+        return cls(
+            np.where(leaf, 0, feature).astype(np.int8),
+            step,
+            jump,
+            split,
+            roots,
+            _kernels()[1](step, jump, roots),
+            int(n_features),
+        )
+
+
+def flatten_forest(model: RandomForestRegressor) -> FlatForest:
+    """The :class:`FlatForest` of a fitted (or loaded) forest: exactly what it would store."""
+    return FlatForest.from_table(forest_nodes(model), model.n_features_in_)
+
+
+def read_flat_forest(path: str | os.PathLike) -> tuple[FlatForest, dict]:
+    """The forest stored at ``path``, ready to predict, without building scikit-learn trees."""
+    df, meta = _read_node_table(path)
+    flat = FlatForest.from_table(df, int(meta["n_features"]))
+    if flat.n_trees != int(meta["n_estimators"]):
+        raise ValueError(
+            f"{path} holds {flat.n_trees} trees, its header says {meta['n_estimators']}"
+        )
+    return flat, meta
+
+
+@lru_cache(maxsize=1)
+def _kernels():
+    """The compiled traversal and tree depths (numba; cached on disk after the first use)."""
+    import numba
+
+    @numba.njit(nogil=True, cache=True)
+    def accumulate(X, feature, step, jump, split, roots, depths, total, total_sq):
+        # Tree by tree over all rows: one tree (well under a MB) stays in cache while the rows
+        # stream past it. Within a tree, a block of rows goes down one level at a time: the
+        # rows' paths are independent, so their memory reads overlap. Each row's sums are
+        # added in tree order, as predict_trees_per_tree adds them.
+        n = X.shape[0]
+        block = 16
+        node = np.empty(block, np.int64)
+        for t in range(roots.shape[0]):
+            for lo in range(0, n, block):
+                m = min(block, n - lo)
+                for j in range(m):
+                    node[j] = roots[t]
+                for _ in range(depths[t]):
+                    for j in range(m):
+                        k = node[j]
+                        right = np.int64(X[lo + j, feature[k]] > split[k])
+                        node[j] = k + step[k] + right * jump[k]
+                for j in range(m):
+                    v = np.float64(split[node[j]])
+                    total[lo + j] += v
+                    total_sq[lo + j] += v * v
+
+    @numba.njit(cache=True)
+    def tree_depths(step, jump, roots):
+        # parents precede their children in the node table's depth-first order
+        depth = np.zeros(step.shape[0], np.int64)
+        out = np.zeros(roots.shape[0], np.int64)
+        for t in range(roots.shape[0]):
+            stop = roots[t + 1] if t + 1 < roots.shape[0] else step.shape[0]
+            for k in range(roots[t], stop):
+                if step[k]:
+                    d = depth[k] + 1
+                    depth[k + 1] = d
+                    depth[k + 1 + jump[k]] = d
+                    out[t] = max(out[t], d)
+        return out
+
+    return accumulate, tree_depths
+
+
 def predict_trees(
+    model: FlatForest | RandomForestRegressor, X: np.ndarray, n_jobs: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over the trees, every tree traversed in compiled code.
+
+    Bit-identical to :func:`predict_trees_per_tree` (scikit-learn's own traversal, one call per
+    tree): the same float32 comparisons, and each star's float64 sums added in tree order. The
+    rows are cut into ``n_jobs`` contiguous blocks traversed on threads (the kernel releases the
+    GIL); a row's result does not depend on its block, so neither does the output on ``n_jobs``.
+    Pass a :class:`FlatForest` (:func:`read_flat_forest`); a scikit-learn forest is flattened
+    first, on every call.
+    """
+    flat = model if isinstance(model, FlatForest) else flatten_forest(model)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != flat.n_features:
+        raise ValueError(f"X has shape {X.shape}, the forest expects {flat.n_features} features")
+    n = X.shape[0]
+    total = np.zeros(n)
+    total_sq = np.zeros(n)
+    kernel = _kernels()[0]
+    args = (flat.feature, flat.step, flat.jump, flat.split, flat.roots, flat.depths)
+    jobs = max(1, min(int(n_jobs), n))
+    bounds = [n * k // jobs for k in range(jobs + 1)]
+    blocks = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    if jobs == 1:
+        kernel(X, *args, total, total_sq)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(lambda b: kernel(X[b], *args, total[b], total_sq[b]), blocks))
+    mean = total / flat.n_trees
+    var = np.maximum(total_sq / flat.n_trees - mean * mean, 0.0)
+    return mean, np.sqrt(var)
+
+
+def predict_trees_per_tree(
     model: RandomForestRegressor, X: np.ndarray, n_jobs: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation over the trees.
+    """Mean and standard deviation over the trees through scikit-learn, one call per tree.
 
-    Trees are evaluated ``n_jobs`` at a time on threads (scikit-learn's tree traversal releases
-    the GIL), but their results are added in tree order, so the output is bit-identical whatever
-    ``n_jobs`` is; only ``n_jobs`` per-tree vectors exist at once, never the per-tree matrix.
+    The reference :func:`predict_trees` is checked against (and the workflow's traversal before
+    it). Trees are evaluated ``n_jobs`` at a time on threads (scikit-learn's tree traversal
+    releases the GIL), but their results are added in tree order, so the output is bit-identical
+    whatever ``n_jobs`` is; only ``n_jobs`` per-tree vectors exist at once.
     """
     X = np.ascontiguousarray(X, dtype=np.float32)
     total = np.zeros(X.shape[0])

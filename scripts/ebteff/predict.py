@@ -17,7 +17,7 @@ import polars as pl
 from sklearn.ensemble import RandomForestRegressor
 
 from .features import ModelSpec, finite_or_null
-from .forest import predict_trees
+from .forest import FlatForest, flatten_forest, predict_trees
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,11 @@ LN10 = math.log(10.0)
 
 @dataclass
 class LoadedModel:
+    """A model's spec and its forest: flat (:func:`ebteff.forest.read_flat_forest`, what the
+    workflow predicts with) or a scikit-learn one (flattened once per :func:`predict_frame`)."""
+
     spec: ModelSpec
-    forest: RandomForestRegressor
+    forest: FlatForest | RandomForestRegressor
 
 
 def chunk_bounds(n_rows: int, n_chunks: int, index: int) -> tuple[int, int]:
@@ -63,13 +66,14 @@ def predict_frame(
         feats = frame.select(finite_or_null(pl.col(f)).alias(f) for f in m.spec.features)
         ok = feats.select(pl.all_horizontal(pl.all().is_not_null())).to_series().to_numpy()
         X = feats.filter(pl.Series(ok)).to_numpy()
+        forest = m.forest if isinstance(m.forest, FlatForest) else flatten_forest(m.forest)
         teff = np.full(n, np.nan)
         spread = np.full(n, np.nan)
         t_all = np.empty(len(X))
         s_all = np.empty(len(X))
         for start in range(0, len(X), batch_rows):
             stop = min(start + batch_rows, len(X))
-            mean, std = predict_trees(m.forest, X[start:stop], n_jobs)
+            mean, std = predict_trees(forest, X[start:stop], n_jobs)
             t_all[start:stop], s_all[start:stop] = teff_and_spread(m.spec, mean, std)
             if progress is not None:
                 progress.update(stop - start)

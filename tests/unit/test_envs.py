@@ -20,7 +20,7 @@ from workflow_runner import REPO
 
 SCRIPTS = REPO / "scripts"
 # import name -> conda-forge package name, where they differ
-PACKAGE = {"sklearn": "scikit-learn", "yaml": "pyyaml"}
+PACKAGE = {"sklearn": "scikit-learn", "sklearnex": "scikit-learn-intelex", "yaml": "pyyaml"}
 
 
 def rule_blocks() -> dict[str, dict]:

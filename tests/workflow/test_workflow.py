@@ -88,6 +88,27 @@ def test_models_share_one_split_and_are_evaluated(snakemake_run):
         )
 
 
+def test_each_model_is_trained_by_its_configured_engine(snakemake_run):
+    """The tiny config trains with both engines; each model's metadata says which, with the
+    installed version of the distribution that provides it, and the file loads back."""
+    from importlib.metadata import version
+
+    from ebteff.forest import ENGINE_DISTRIBUTION, load_forest
+
+    workdir, _ = snakemake_run
+    config = load_test_config()
+    engines = {}
+    for model in MODELS:
+        engine = TEST_CONFIG_MODELS[model].get("engine", config["training"]["engine"])
+        meta = json.loads((workdir / f"results/tiny/models/{model}/metadata.json").read_text())
+        dist = ENGINE_DISTRIBUTION[engine]
+        assert meta["engine"] == engine and meta["versions"][dist] == version(dist), model
+        forest, stored = load_forest(workdir / f"results/tiny/models/{model}/model.parquet")
+        assert stored["engine"] == engine and len(forest.estimators_) == 20
+        engines[model] = engine
+    assert set(engines.values()) == {"sklearn", "sklearnex"}
+
+
 def test_complete_run_leaves_nothing_to_do(snakemake_run):
     workdir, _ = snakemake_run
     proc = run_snakemake(workdir, "-n")
@@ -135,7 +156,10 @@ def test_local_source(workflow_dir, tiny_config):
     run_snakemake(workflow_dir, "results/tiny/photometry/summary.json", configfile=cfg)
     summary = json.loads((workflow_dir / "results/tiny/photometry/summary.json").read_text())
     assert summary["rows"] == 300
-    assert not (workflow_dir / "resources/tiny/photometry").exists()  # nothing simulated
+    # the table is imported into the upstream schema; nothing is simulated
+    assert (workflow_dir / "resources/tiny/photometry/eb_unified_photometry.parquet").exists()
+    assert not (workflow_dir / "resources/tiny/photometry/truth.parquet").exists()
+    assert not (workflow_dir / "resources/tiny/reference").exists()
 
 
 def test_fitting_real_photometry_without_reference_asks_for_one(workflow_dir, tiny_config):
