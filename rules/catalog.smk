@@ -1,8 +1,10 @@
-# Stage 6: the best-of-three catalogue (FITS + Parquet) with quality flags and its summary.
+# Stage 6: the best-of-three catalogue (FITS, Parquet, VOTable, CSV) with percentiles, quality
+# flags and its summary.
 
 
 rule build_catalog:
     input:
+        unpack(label_reference_input),
         photometry=photometry_path,
         summary=PHOTOMETRY_SUMMARY,
         correction=CORRECTION_JSON,
@@ -15,8 +17,11 @@ rule build_catalog:
     output:
         fits=CATALOG_FITS,
         parquet=CATALOG_PARQUET,
+        votable=CATALOG_VOTABLE,
+        csv=CATALOG_CSV,
         summary=CATALOG_SUMMARY,
         best_calibration=results_path("calibration/teff_best.json"),
+        label_calibration=LABEL_CALIBRATION,
     log:
         results_path("logs/build_catalog.log"),
     benchmark:
@@ -32,5 +37,6 @@ rule build_catalog:
     params:
         models=MODELS,
         config_hash=config_hash(),
+        simulated=simulated(),
     script:
         "../scripts/build_catalog.py"

@@ -127,6 +127,13 @@ def correction_pin():
     return {"sha256": c["published"]["sha256"], "key": "correction.published.sha256"}
 
 
+def label_reference_input(wildcards=None):
+    """The reference Teff table, when there is one, for the uncertainty of flag-A stars."""
+    if config["correction"]["reference"]:
+        return {"reference": config["correction"]["reference"]}
+    return {"reference": REFERENCE} if simulated() else {}
+
+
 def correction_params():
     """Fit and application settings of the hot-star correction."""
     c = config["correction"]
@@ -165,6 +172,9 @@ def model_outputs(name):
 CATALOG_FITS = results_path("catalog/eb_teff_catalog.fits")
 CATALOG_PARQUET = results_path("catalog/eb_teff_catalog.parquet")
 CATALOG_SUMMARY = results_path("catalog/summary.json")
+CATALOG_VOTABLE = results_path("catalog/eb_teff_catalog.vot")
+CATALOG_CSV = results_path("catalog/eb_teff_catalog.csv")
+LABEL_CALIBRATION = results_path("calibration/teff_gaia_corrected.json")
 PLOTS = results_path("plots")
 
 
@@ -210,7 +220,13 @@ def all_targets():
             f"{RESULTS}/calibration/{name}.json",
             f"{RESULTS}/predictions/{name}.parquet",
         ]
-    targets += [CATALOG_FITS, CATALOG_PARQUET, CATALOG_SUMMARY]
+    targets += [
+        CATALOG_FITS,
+        CATALOG_PARQUET,
+        CATALOG_VOTABLE,
+        CATALOG_CSV,
+        CATALOG_SUMMARY,
+    ]
     targets += plot_targets()
     return targets
 
@@ -335,6 +351,7 @@ def publish_inputs(wildcards=None):
         "catalog_fits": CATALOG_FITS,
         "catalog_summary": CATALOG_SUMMARY,
         "best_calibration": results_path("calibration/teff_best.json"),
+        "label_calibration": LABEL_CALIBRATION,
         "correction_json": CORRECTION_JSON,
         "correction_pkl": CORRECTION_PKL,
         "split_counts": results_path("split/counts.json"),
@@ -419,19 +436,22 @@ def stars_model_inputs(wildcards=None):
     """
     if MODEL_SOURCE["source"] == "huggingface":
         calibration = f"{RELEASE}/{{model}}/calibration.json"
-        best, correction = (
+        best, correction, label = (
             f"{RELEASE}/teff_best_calibration.json",
             f"{RELEASE}/teff_correction.json",
+            f"{RELEASE}/teff_gaia_corrected.json",
         )
     else:
         calibration = results_path("models/{model}/calibration.json")
         best, correction = results_path("calibration/teff_best.json"), CORRECTION_JSON
+        label = LABEL_CALIBRATION
     return {
         "models": expand(results_path("models/{model}/model.parquet"), model=MODELS),
         "metadata": expand(results_path("models/{model}/metadata.json"), model=MODELS),
         "calibrations": expand(calibration, model=MODELS),
         "best_calibration": best,
         "correction": correction,
+        "label_calibration": label,
     }
 
 
@@ -449,8 +469,8 @@ def release_file_pin(wildcards):
         raise WorkflowError(
             f"model_source.sha256 has no pin for {wildcards.release_file} of the model "
             f"repository {MODEL_SOURCE['repo_id']!r}: `snakemake stars` with published models "
-            "uses each model's calibration.json, teff_best_calibration.json and "
-            "teff_correction.json as published, and loads a file from outside the run only "
+            "uses each model's calibration.json, teff_best_calibration.json, "
+            "teff_gaia_corrected.json and teff_correction.json as published, and loads a file from outside the run only "
             "when its sha256 is pinned. Take the pins from the release's manifest.json (its "
             "model_source block) or its model card. Nothing was downloaded."
         )

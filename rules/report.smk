@@ -111,6 +111,12 @@ rule plot_metrics:
             category="4 Calibration",
             labels={"figure": "PIT histograms"},
         ),
+        percentiles=report(
+            f"{PLOTS}/calibration_percentiles.png",
+            caption="../report/calibration_percentiles.rst",
+            category="4 Calibration",
+            labels={"figure": "percentile coverage"},
+        ),
         importances=report(
             f"{PLOTS}/feature_importances.png",
             caption="../report/feature_importances.rst",

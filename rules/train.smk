@@ -110,7 +110,11 @@ else:
         wildcard_constraints:
             release_file="|".join(
                 [rf"{m}/calibration\.json" for m in MODELS]
-                + [r"teff_best_calibration\.json", r"teff_correction\.json"]
+                + [
+                    r"teff_best_calibration\.json",
+                    r"teff_gaia_corrected\.json",
+                    r"teff_correction\.json",
+                ]
             ),
         retries: 1
         conda:

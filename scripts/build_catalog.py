@@ -8,15 +8,25 @@ import numpy as np
 import polars as pl
 
 from ebteff import __version__
-from ebteff.calibrate import coverage_report
 from ebteff.catalog import (
+    GSPPHOT_PERCENTILES,
+    MODEL_BIT0,
+    RENAMES,
+    VOTABLE_DESCRIPTION,
+    best_percentile_report,
     catalogue_base,
     catalogue_rows,
+    check_uncertainties,
     fit_best_calibration,
+    fit_label_calibration,
+    label_percentile_report,
     summarise,
+    write_csv,
     write_fits,
+    write_votable,
 )
 from ebteff.correction import correction_origin, load_correction_json
+from ebteff.features import prepare_photometry
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
 from ebteff.logs import finished, setup_logging
 
@@ -32,49 +42,71 @@ def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     models = list(smk.params.models)
     correction = load_correction_json(smk.input.correction)
-    base = catalogue_base(scan_photometry(smk.input.photometry), correction).collect()
     raw = {m: pl.read_parquet(path) for m, path in zip(models, smk.input.predictions, strict=True)}
     calibrations = {
         m: json.loads(open(path).read())
         for m, path in zip(models, smk.input.calibrations, strict=True)
     }
+    lf = scan_photometry(smk.input.photometry)
+    features = sorted({f for cal in calibrations.values() for f in cal.get("feature_range", {})})
+    # the models' features (derived colours included), for the training-range bit
+    phot = prepare_photometry(lf, correction).select("source_id", *features).collect()
     split = pl.read_parquet(smk.input.split)
+    # GSP-Phot's own 16th/84th percentiles come with the base, on the corrected scale
+    base = (
+        catalogue_base(lf, correction)
+        .collect()
+        .join(split, on="source_id", how="left", maintain_order="left")
+    )
+    own = [c for c in GSPPHOT_PERCENTILES if c in base.columns]
+    if own:
+        logger.info("flag-A percentiles from the photometry's %s", " and ".join(own))
+    label_calibration = None
+    if "reference" in smk.input.keys():
+        ref = pl.read_parquet(smk.input.reference, columns=["source_id", "teff_ref"]).join(
+            base.select("source_id", "teff_gaia_corrected"), on="source_id"
+        )
+        label_calibration = fit_label_calibration(
+            ref["teff_gaia_corrected"].fill_null(np.nan).to_numpy(),
+            ref["teff_ref"].fill_null(np.nan).to_numpy(),
+        )
+        logger.info(
+            "flag-A percentiles from %d reference stars, %d bins of the label",
+            label_calibration["reference_stars"],
+            len(label_calibration["bins"]),
+        )
 
     def labelled(frame, part):
         return frame.join(split, on="source_id").filter(pl.col("split") == part)
 
     # the best-of-models choice is calibrated on calibration-split stars (their GSP-Phot Teff
-    # is the label) and judged on test stars, as if they had no GSP-Phot Teff
-    chosen = catalogue_rows(base, raw, calibrations)
+    # is the label) and judged on test stars, as if they had no GSP-Phot Teff ("blind")
+    blind_base = base.with_columns(pl.lit(None, pl.Float64).alias("teff_gaia_corrected"))
+    chosen = catalogue_rows(blind_base, raw, calibrations, photometry=phot).with_columns(
+        base["teff_gaia_corrected"]
+    )
     first = labelled(chosen, "calibration")
     best_calibration = fit_best_calibration(
         *(first[c].fill_null(np.nan).to_numpy() for c in ("teff_ml_best", "teff_ml_best_err")),
         first["teff_ml_best_source"].to_numpy(),
         first["teff_gaia_corrected"].fill_null(np.nan).to_numpy(),
     )
-    cat = catalogue_rows(base, raw, calibrations, best_calibration)
+    cat = catalogue_rows(base, raw, calibrations, best_calibration, label_calibration, phot)
     if cat.height != base.height or cat["source_id"].n_unique() != base.height:
         raise ValueError("catalogue rows do not match the input stars one to one")
-
-    test = labelled(cat, "test")
-    best, best_err, label = (
-        test[c].fill_null(np.nan)
-        for c in ("teff_ml_best", "teff_ml_best_err", "teff_gaia_corrected")
+    check_uncertainties(cat)
+    blind = catalogue_rows(blind_base, raw, calibrations, best_calibration, photometry=phot)
+    blind = blind.with_columns(base["teff_gaia_corrected"])
+    best_report = best_percentile_report(
+        labelled(blind, "test"), labelled(chosen, "test"), best_calibration
     )
-    best_report = {
-        "label": "teff_gaia_corrected",
-        "calibration": best_calibration,
-        "test": coverage_report(best, best_err, label),
-        "test_by_predicted_bin": coverage_report(best, best_err, label, bin_by=best),
-        "test_before_recalibration": coverage_report(
-            *(
-                labelled(chosen, "test")[c].fill_null(np.nan)
-                for c in ("teff_ml_best", "teff_ml_best_err", "teff_gaia_corrected")
-            )
-        )["overall"],
-    }
+    best_report["calibration"] = best_calibration
+    label_report = (
+        label_percentile_report(cat, ref, label_calibration) if label_calibration else None
+    )
     summary = summarise(cat, models)
     summary["teff_best_calibration_test"] = best_report["test"]["overall"]
+    summary["teff_best_percentiles_test"] = best_report["percentiles_by_predicted_bin"]["overall"]
 
     photometry_sha = sha256sum(smk.input.photometry)
     header = {
@@ -82,8 +114,16 @@ def main(smk) -> None:
         "WFVERS": (__version__, "workflow version"),
         "CFGHASH": (smk.params.config_hash, "sha256 (first 16 hex) of the resolved config"),
         "PHOTSHA": (photometry_sha, "sha256 of the input photometry table"),
+        "SIMPHOT": (
+            bool(smk.params.simulated),
+            "T: simulated photometry (not Gaia data)",
+        ),
         "NSTARS": (cat.height, "rows: every input source_id exactly once"),
         "DATE": (creation_date(), "creation date (UTC; SOURCE_DATE_EPOCH if set)"),
+        "PCTSRC": (
+            "calibration split" + (" + reference sample" if label_calibration else ""),
+            "origin of the percentiles (teff_best_err_source)",
+        ),
     }
     for i, c in enumerate(correction.coefficients):
         header[f"CORRC{i}"] = (c, f"hot-star correction coefficient of T^{i}")
@@ -93,12 +133,19 @@ def main(smk) -> None:
     header["CORRSHA"] = (origin["sha256"], "sha256 of that reference table or file")
     summary["correction"] = origin
     for i, (m, path) in enumerate(zip(models, smk.input.models, strict=True), start=1):
-        header[f"MODEL{i}"] = (m, "model name")
+        header[f"MODEL{i}"] = (m, f"model name; flag_bits bit {MODEL_BIT0 + i - 1} when it won")
         header[f"MSHA{i}"] = (sha256sum(path), f"sha256 of model {i} file")
+    for i, (old, new) in enumerate(RENAMES.items(), start=1):
+        header[f"RENAME{i}"] = (f"{old} -> {new}", "column renamed since the earlier catalogue")
     write_parquet(cat, smk.output.parquet)
     write_fits(cat, smk.output.fits, header)
+    write_votable(cat, smk.output.votable, VOTABLE_DESCRIPTION)
+    write_csv(cat, smk.output.csv)
     write_json(summary, smk.output.summary)
     write_json(best_report, smk.output.best_calibration)
+    write_json(
+        {"calibration": label_calibration, "reference": label_report}, smk.output.label_calibration
+    )
     logger.info(
         "catalogue: %d stars, flags %s, %.1f%% with a Teff",
         cat.height,

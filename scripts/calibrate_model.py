@@ -4,7 +4,9 @@ import numpy as np
 import polars as pl
 
 from ebteff.calibrate import (
+    PERCENTILE_NAMES,
     apply_calibration,
+    feature_range,
     fit_calibration,
     rescale_for,
     split_report,
@@ -20,8 +22,10 @@ def main(smk) -> None:
     name = smk.params.spec["name"]
     target = smk.params.spec["target"]
     raw, spread = f"teff_{name}_raw", f"teff_{name}_spread"
+    features = list(smk.params.spec["features"])
+    table = pl.read_parquet(smk.input.table, columns=["source_id", "split", target, *features])
     labelled = (
-        pl.read_parquet(smk.input.table, columns=["source_id", "split", target])
+        table.select("source_id", "split", target)
         .join(pl.read_parquet(smk.input.predictions), on="source_id", how="left")
         .drop_nulls([raw, spread])
     )
@@ -43,11 +47,14 @@ def main(smk) -> None:
         scale="teff_gaia_corrected",
         rescale=rescale,
         calibration_stars=cal.height,
+        feature_range=feature_range(table.filter(pl.col("split") == "train"), features),
     )
     report = {"model": name, "label": target, "scale": "teff_gaia_corrected"}
     for split in ("test", "calibration"):
         teff, sp, label = scaled(labelled.filter(pl.col("split") == split))
-        report[split] = split_report(teff, sp, apply_calibration(calibration, teff, sp), label)
+        report[split] = split_report(
+            teff, sp, apply_calibration(calibration, teff, sp), label, calibration
+        )
     test = report["test"]["by_label_bin"]["overall"]
     logger.info(
         "%s test: %.1f%% within 1 sigma, %.1f%% within 2 sigma, PIT std %.3f "
@@ -58,6 +65,20 @@ def main(smk) -> None:
         test["pit_std"],
         100 * report["test"]["raw_tree_spread"]["overall"]["within_1sigma"],
     )
+    for by in ("percentiles_by_predicted_bin", "percentiles_by_label_bin"):
+        logger.info(
+            "%s test %s, %% below p05/p16/p50/p84/p95 (KS of PIT): %s",
+            name,
+            by.replace("_", " "),
+            "; ".join(
+                f"{b} "
+                + "/".join(f"{100 * st[f'below_{q}']:.1f}" for q in PERCENTILE_NAMES)
+                + f" ({st['pit_ks']:.3f})"
+                for b, st in [("all", report["test"][by]["overall"])]
+                + list(report["test"][by]["per_bin"].items())
+                if st.get("n")
+            ),
+        )
     for by in ("by_predicted_bin", "by_label_bin"):
         logger.info(
             "%s test coverage %s: %s",

@@ -8,6 +8,7 @@ from ebteff.plots import (
     binned_metrics_figure,
     calibration_coverage_figure,
     importances_figure,
+    percentile_coverage_figure,
     pit_figure,
 )
 
@@ -25,9 +26,10 @@ def main(smk) -> None:
         {m: read(p) for m, p in zip(models, inp.metrics, strict=True)}, smk.output.binned
     )
     calibration = {m: read(p) for m, p in zip(models, inp.calibrations, strict=True)}
-    calibration["teff_ml_best (best of models)"] = read(inp.best_calibration)
+    calibration["teff_best (ML, best of models)"] = read(inp.best_calibration)
     calibration_coverage_figure(calibration, smk.output.coverage)
     pit_figure(calibration, smk.output.pit)
+    percentile_coverage_figure(calibration, smk.output.percentiles)
     importances = {
         m: read(p).get("feature_importances") for m, p in zip(models, inp.metadata, strict=True)
     }

@@ -27,6 +27,7 @@ def main(smk) -> None:
         split_counts=inp.split_counts,
         models=models,
         correction_metrics=inp.get("correction_metrics"),
+        label_calibration=inp.label_calibration,
     )
     release = Release(**smk.params.release)
     manifest = stage(run, release, Path(smk.output.dataset), Path(smk.output.models))

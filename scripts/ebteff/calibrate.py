@@ -15,6 +15,13 @@ with |prediction - label| <= sigma and <= 2 sigma are as close as possible to th
 (3 and 2 points): the floor carries error the trees do not see (label noise, blends), the
 exponent p lets a heavy-tailed bin put its large errors on the stars whose trees disagree most.
 The result is a plain table of numbers (JSON), applied by :func:`apply_calibration`.
+
+Percentiles (p05, p16, p50, p84, p95 and a grid of 1 ... 99%) come from the same bins, by
+Mondrian normalised split-conformal prediction: per bin, the signed residuals of the calibration
+stars normalised by their calibrated sigma, z = (label - prediction) / sigma, give the
+quantiles q_z (:func:`conformal_quantile`, with its finite-sample correction), and a star's
+percentile is prediction + q_z * sigma. The errors' asymmetry (regression to the mean makes the
+upper tail of predicted-hot stars longer) is in q_z; the per-star width is in sigma.
 """
 
 from __future__ import annotations
@@ -37,6 +44,38 @@ CALIBRATION_EDGES = (0, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 10000, 15000, 
 _EXPONENTS = (0.5, 0.75, 1.0, 1.5, 2.0)
 _FLOOR_RATIOS = np.concatenate([[0.0], np.geomspace(1e-2, 1e2, 25)])
 _QUANTILES = np.linspace(0.60, 0.76, 33)
+#: The published percentiles (StarHorse's) and their column suffixes.
+PERCENTILES = (0.05, 0.16, 0.50, 0.84, 0.95)
+PERCENTILE_NAMES = ("p05", "p16", "p50", "p84", "p95")
+#: Levels of the stored quantile grid of z per bin: the published ones are among them, and the
+#: grid gives every star's PIT (:func:`pit`).
+GRID_LEVELS = tuple(round(0.01 * i, 2) for i in range(1, 100))
+
+
+def conformal_quantile(scores, level: float) -> float:
+    """Split-conformal quantile of ``scores`` at ``level`` with the finite-sample correction.
+
+    Of n exchangeable scores sorted s_1 <= ... <= s_n, a new score falls at or below s_k with
+    probability k / (n + 1). So the upper levels (>= 0.5) take k = ceil((n + 1) level), which
+    covers at least ``level``; the lower ones k = floor((n + 1) level), which leaves at most
+    ``level`` below. A central interval [q(a), q(1 - a)] thus holds at least 1 - 2a of new
+    scores. k is clipped to 1 ... n (a bin too small for the level takes its extreme score).
+    """
+    z = np.sort(np.asarray(scores, dtype=float))
+    n = z.size
+    if n == 0:
+        raise ValueError("conformal_quantile needs at least one score")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    pos = (n + 1) * level
+    # round first: (n + 1) * 0.16 must not become k + 1e-15 and move up an order statistic
+    pos = round(pos, 9)
+    k = int(np.ceil(pos)) if level >= 0.5 else int(np.floor(pos))
+    return float(z[min(max(k, 1), n) - 1])
+
+
+def _z_grid(z: np.ndarray) -> list[float]:
+    return [conformal_quantile(z, q) for q in GRID_LEVELS]
 
 
 def _miss(c1, c2):
@@ -122,12 +161,32 @@ def fit_calibration(
     bins = []
     for lo, hi in zip(merged[:-1], merged[1:], strict=True):
         sel = (pred >= lo) & (pred < (np.inf if hi is None else hi))
+        par = _fit_bin(abs_err[sel], spread[sel])
+        z = (label[sel] - pred[sel]) / np.maximum(_sigma(par, spread[sel]), np.finfo(float).tiny)
+        grid = _z_grid(z)
+        zq = [grid[GRID_LEVELS.index(q)] for q in PERCENTILES]
+        sig = _sigma(par, spread[sel])
         bins.append(
-            {"name": _bin_name(lo, hi), "lo": lo, "hi": hi, **_fit_bin(abs_err[sel], spread[sel])}
+            {
+                "name": _bin_name(lo, hi),
+                "lo": lo,
+                "hi": hi,
+                **par,
+                "z_percentiles": zq,
+                "z_grid": grid,
+                # what a user needs to read off the table: typical interval widths (K)
+                "width_68_median_k": float(np.median((zq[3] - zq[1]) * sig)),
+                "width_90_median_k": float(np.median((zq[4] - zq[0]) * sig)),
+                "p50_offset_median_k": float(np.median(zq[2] * sig)),
+            }
         )
     calibration = {
         "formula": "sigma = k * (floor_k^2 + spread^2)^(p/2); (k, floor_k, p) per bin of "
         "predicted Teff [lo, hi) K",
+        "percentile_formula": "Teff_q = prediction + z_q * sigma; z_q per bin: split-conformal "
+        "quantile of (label - prediction) / sigma on the calibration split",
+        "percentile_levels": list(PERCENTILES),
+        "grid_levels": list(GRID_LEVELS),
         "bins": bins,
         "min_bin_stars": int(min_bin_stars),
         "targets": {"within_1sigma": ONE_SIGMA, "within_2sigma": TWO_SIGMA},
@@ -151,6 +210,85 @@ def apply_calibration(calibration: dict, pred, spread) -> np.ndarray:
         sel = idx == i
         sigma[sel] = _sigma(par, spread[sel])
     return np.where(np.isfinite(pred) & np.isfinite(spread), sigma, np.nan)
+
+
+def apply_percentiles(calibration: dict, pred, spread, sigma=None) -> np.ndarray:
+    """Teff percentiles (K), shape (n, 5) for ``PERCENTILES``; NaN rows where sigma is NaN.
+
+    ``sigma`` (the calibrated sigma of ``pred`` and ``spread``) is computed when not given.
+    """
+    pred = np.asarray(pred, dtype=float)
+    if sigma is None:
+        sigma = apply_calibration(calibration, pred, spread)
+    bins = calibration["bins"]
+    zq = np.array([b["z_percentiles"] for b in bins], dtype=float)
+    idx = _bin_index(bins, np.nan_to_num(pred, nan=0.0))
+    return pred[:, None] + zq[idx] * np.asarray(sigma, dtype=float)[:, None]
+
+
+def pit(calibration: dict, pred, sigma, label) -> np.ndarray:
+    """Probability integral transform of labels under the calibrated distribution: the level of
+    the label among the stored quantile grid of its bin (linear between grid points, clipped to
+    0.01 ... 0.99 beyond it). Uniform when the percentiles are calibrated."""
+    pred, sigma, label = (np.asarray(a, dtype=float) for a in (pred, sigma, label))
+    bins = calibration["bins"]
+    idx = _bin_index(bins, np.nan_to_num(pred, nan=0.0))
+    z = (label - pred) / sigma
+    out = np.full(pred.shape, np.nan)
+    levels = np.asarray(calibration.get("grid_levels", GRID_LEVELS), dtype=float)
+    for i, b in enumerate(bins):
+        sel = (idx == i) & np.isfinite(z)
+        grid = np.asarray(b["z_grid"], dtype=float)
+        # equal grid values (ties) must map to one level: take the middle of their run
+        out[sel] = 0.5 * (
+            np.interp(z[sel], grid, levels) + np.interp(-z[sel], -grid[::-1], levels[::-1])
+        )
+    return out
+
+
+def ks_uniform(u) -> float:
+    """Kolmogorov-Smirnov distance of a sample on [0, 1] from the uniform distribution."""
+    u = np.sort(np.asarray(u, dtype=float)[np.isfinite(u)])
+    n = u.size
+    if n == 0:
+        return float("nan")
+    i = np.arange(1, n + 1)
+    return float(max(np.max(i / n - u), np.max(u - (i - 1) / n)))
+
+
+def percentile_report(percentiles, label, pit_values=None, edges=TEFF_BIN_EDGES, bin_by=None):
+    """Fraction of labels below each percentile, overall and per bin (of the label, or of
+    ``bin_by``), with the PIT's KS distance and histogram when ``pit_values`` is given."""
+    q = np.asarray(percentiles, dtype=float)
+    label = np.asarray(label, dtype=float)
+    key = label if bin_by is None else np.asarray(bin_by, dtype=float)
+    ok = np.isfinite(label) & np.isfinite(q).all(axis=1)
+
+    def stats(sel):
+        n = int(sel.sum())
+        if n == 0:
+            return {"n": 0}
+        out = {"n": n}
+        for name, col in zip(PERCENTILE_NAMES, q[sel].T, strict=True):
+            out[f"below_{name}"] = float(np.mean(label[sel] < col))
+        out["within_p16_p84"] = float(
+            np.mean((label[sel] >= q[sel, 1]) & (label[sel] <= q[sel, 3]))
+        )
+        out["within_p05_p95"] = float(
+            np.mean((label[sel] >= q[sel, 0]) & (label[sel] <= q[sel, 4]))
+        )
+        out["width_68_median_k"] = float(np.median(q[sel, 3] - q[sel, 1]))
+        out["width_90_median_k"] = float(np.median(q[sel, 4] - q[sel, 0]))
+        if pit_values is not None:
+            p = np.asarray(pit_values, dtype=float)[sel]
+            out["pit_ks"] = ks_uniform(p)
+            out["pit_histogram"] = np.histogram(p, bins=10, range=(0, 1))[0].tolist()
+        return out
+
+    per_bin = {}
+    for name, lo, hi in zip(bin_labels(edges), edges[:-1], edges[1:], strict=True):
+        per_bin[name] = stats(ok & (key >= lo) & (key < hi))
+    return {"overall": stats(ok), "per_bin": per_bin}
 
 
 def coverage_report(pred, sigma, label, edges=TEFF_BIN_EDGES, bin_by=None) -> dict:
@@ -186,14 +324,50 @@ def coverage_report(pred, sigma, label, edges=TEFF_BIN_EDGES, bin_by=None) -> di
     return {"overall": stats(ok), "per_bin": per_bin}
 
 
-def split_report(pred, spread, sigma, label) -> dict:
+def split_report(pred, spread, sigma, label, calibration: dict | None = None) -> dict:
     """Coverage of one split: calibrated sigma per bin of the label and of the prediction, and
-    the raw tree spread for comparison."""
-    return {
+    the raw tree spread for comparison; with ``calibration``, the percentiles' too."""
+    out = {
         "by_label_bin": coverage_report(pred, sigma, label),
         "by_predicted_bin": coverage_report(pred, sigma, label, bin_by=pred),
         "raw_tree_spread": coverage_report(pred, spread, label),
     }
+    if calibration is not None and "z_grid" in calibration["bins"][0]:
+        q = apply_percentiles(calibration, pred, spread, sigma)
+        u = pit(calibration, pred, sigma, label)
+        out["percentiles_by_predicted_bin"] = percentile_report(q, label, u, bin_by=pred)
+        out["percentiles_by_label_bin"] = percentile_report(q, label, u)
+    return out
+
+
+#: Training stars' percentiles that bound a model's training range (per feature).
+TRAINING_RANGE_LEVELS = (0.005, 0.995)
+
+
+def feature_range(train, features) -> dict[str, list[float]]:
+    """Per feature, the 0.5th and 99.5th percentiles over the training stars (a polars frame):
+    a star beyond them is outside what the model learned from (:func:`outside_range`)."""
+    lo, hi = TRAINING_RANGE_LEVELS
+    out = {}
+    for f in features:
+        x = np.asarray(train[f].cast(float).drop_nulls().to_numpy(), dtype=float)
+        x = x[np.isfinite(x)]
+        out[f] = [float(np.quantile(x, lo)), float(np.quantile(x, hi))] if x.size else None
+    return out
+
+
+def outside_range(calibration: dict, features: dict) -> np.ndarray | None:
+    """True where any feature lies outside the model's training range (``feature_range`` of
+    its calibration); False where all are inside or missing; None without a stored range."""
+    ranges = calibration.get("feature_range")
+    if not ranges:
+        return None
+    out = None
+    for f, bounds in ranges.items():
+        x = np.asarray(features[f], dtype=float)
+        bad = (x < bounds[0]) | (x > bounds[1]) if bounds else np.zeros(x.shape, bool)
+        out = bad if out is None else out | bad
+    return out
 
 
 def rescale_for(target: str, correction: Correction) -> dict | None:
@@ -226,7 +400,29 @@ def to_catalogue_scale(rescale: dict | None, teff, spread):
     return corr.apply(teff), spread * np.abs(slope)
 
 
-def calibrated_teff(calibration: dict, teff, spread):
-    """A model's raw output (Teff and tree spread, K) -> catalogue Teff and calibrated sigma."""
+def calibrated_distribution(calibration: dict, teff, spread):
+    """A model's raw output (Teff and tree spread, K) -> catalogue Teff, calibrated sigma and
+    percentiles (n, 5) on the catalogue scale; NaN where the model gave no prediction.
+
+    Needs only the model's stored calibration (no labels): the per-star work is a bin lookup
+    and a few multiplications."""
     teff, spread = to_catalogue_scale(calibration.get("rescale"), teff, spread)
-    return teff, apply_calibration(calibration, teff, spread)
+    sigma = apply_calibration(calibration, teff, spread)
+    return teff, sigma, apply_percentiles(calibration, teff, spread, sigma)
+
+
+def calibrated_teff(calibration: dict, teff, spread):
+    """A model's raw output (Teff and tree spread, K) -> catalogue Teff and its 1-sigma error:
+    (p84 - p16) / 2 of the calibrated percentiles (the calibrated sigma for a calibration file
+    without percentiles)."""
+    if "z_percentiles" not in calibration["bins"][0]:
+        teff, spread = to_catalogue_scale(calibration.get("rescale"), teff, spread)
+        return teff, apply_calibration(calibration, teff, spread)
+    teff, _, q = calibrated_distribution(calibration, teff, spread)
+    return teff, half_width(q)
+
+
+def half_width(percentiles) -> np.ndarray:
+    """(p84 - p16) / 2: the symmetric 1-sigma error kept beside the percentiles."""
+    q = np.asarray(percentiles, dtype=float)
+    return (q[:, 3] - q[:, 1]) / 2

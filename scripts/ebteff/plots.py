@@ -525,6 +525,65 @@ def calibration_coverage_figure(reports: dict[str, dict], path) -> None:
     save(fig, path)
 
 
+def percentiles_of(report: dict, by: str = "predicted") -> dict:
+    """The test split's percentile report ``{overall, per_bin}`` by bin of the prediction or the
+    label (per model: test.percentiles_by_*_bin; teff_best.json: percentiles_by_*_bin)."""
+    key = f"percentiles_by_{by}_bin"
+    if key in report:
+        return report[key]
+    test = report.get("test", {})
+    return test.get(key, {}) if isinstance(test, dict) else {}
+
+
+#: Percentile levels, their targets and tolerances (points) of the coverage figure.
+PERCENTILE_TARGETS = (
+    ("p05", 5, 1.5),
+    ("p16", 16, 2),
+    ("p50", 50, 3),
+    ("p84", 84, 2),
+    ("p95", 95, 1.5),
+)
+
+
+def percentile_coverage_figure(reports: dict[str, dict], path) -> None:
+    """Fraction of test labels below each calibrated percentile minus its target (points), per
+    bin of the predicted Teff (top) and of the label (bottom), per model; grey: tolerance."""
+    fig, axes = plt.subplots(2, 5, figsize=(17, 7), sharey="row", sharex=True)
+    for row, by in enumerate(("predicted", "label")):
+        pct = {k: percentiles_of(v, by) for k, v in reports.items()}
+        bins: list[str] = []
+        for c in pct.values():
+            bins += [b for b in c.get("per_bin", {}) if b not in bins]
+        groups = ["overall", *bins]
+        width = 0.8 / max(len(pct), 1)
+        colors = series_colors(len(pct))
+        for ax, (q, target, tol) in zip(axes[row], PERCENTILE_TARGETS, strict=True):
+            ax.axhspan(-tol, tol, color="0.85", zorder=0, label="target tolerance", gid=GUIDE)
+            for i, ((name, rep), color) in enumerate(zip(pct.items(), colors, strict=True)):
+                stats = [rep.get("overall", {}), *(rep.get("per_bin", {}).get(b, {}) for b in bins)]
+                vals = [100 * s[f"below_{q}"] - target if s.get("n") else np.nan for s in stats]
+                ax.bar(
+                    np.arange(len(groups)) + (i - (len(pct) - 1) / 2) * width,
+                    vals,
+                    width,
+                    color=color,
+                    label=name,
+                )
+            ax.axhline(0, color="k", lw=1)
+            ax.set_title(f"{q} (target {target}%) per {by} bin", fontsize=10)
+            ax.grid(axis="y", alpha=0.3)
+            ax.set_xticks(np.arange(len(groups)), ["all"] + [bin_title(b) for b in bins])
+            ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+        axes[row, 0].set_ylabel("% below minus target (points)")
+        if not any(pct.values()):
+            no_data(axes[row, 2], "no percentile report")
+    fig.suptitle("Calibrated percentiles, test split: fraction of labels below each")
+    handles, labels = unique_legend(axes.flat)
+    fig.legend(handles, labels, loc="lower center", ncols=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    save(fig, path)
+
+
 def pit_figure(reports: dict[str, dict], path) -> None:
     """PIT histograms (test split, all bins) per model: flat at 1 when sigma is calibrated.
 
@@ -540,7 +599,10 @@ def pit_figure(reports: dict[str, dict], path) -> None:
     for ax in axes.flat[len(names) :]:
         ax.set_visible(False)
     for ax, name in zip(axes.flat, names, strict=False):
-        overall = coverage_of(reports[name]).get("overall", {})
+        # the PIT of the calibrated percentiles where the report has it, else the Gaussian one
+        overall = percentiles_of(reports[name]).get("overall") or coverage_of(reports[name]).get(
+            "overall", {}
+        )
         hist = np.asarray(overall.get("pit_histogram") or [], dtype=float)
         if hist.size == 0 or hist.sum() == 0:
             no_data(ax, "no PIT histogram")
@@ -562,7 +624,17 @@ def pit_figure(reports: dict[str, dict], path) -> None:
             )
         ax.axhline(1, color="k", lw=1.2, ls=":", label="ideal (flat)", zorder=3)
         pit_std = overall.get("pit_std")
-        if pit_std is not None:
+        if overall.get("pit_ks") is not None:
+            ax.text(
+                0.5,
+                0.97,
+                f"KS distance from uniform {overall['pit_ks']:.3f}, n = {overall.get('n', 0):,}",
+                transform=ax.transAxes,
+                ha="center",
+                va="top",
+                fontsize=9,
+            )
+        elif pit_std is not None:
             ax.text(
                 0.5,
                 0.97,

@@ -71,6 +71,7 @@ MODEL_FETCH_FILES = ("model.parquet", "metadata.json")
 STARS_MODEL_FILES = ("calibration.json",)
 BEST_CALIBRATION_RELEASE_FILE = "teff_best_calibration.json"
 CORRECTION_RELEASE_FILE = "teff_correction.json"
+LABEL_CALIBRATION_RELEASE_FILE = "teff_gaia_corrected.json"
 
 #: Files in a staged folder that are not part of the release: Snakemake marks a directory
 #: output with this file; it is neither listed in the manifest nor uploaded.
@@ -163,6 +164,7 @@ class Run:
     models: tuple[ModelRun, ...]
     correction_metrics: dict | None = None
     best_calibration_file: Path | None = None
+    label_calibration_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ def load_run(
     split_counts: str | os.PathLike,
     models: Mapping[str, Mapping[str, str | os.PathLike]],
     correction_metrics: str | os.PathLike | None = None,
+    label_calibration: str | os.PathLike | None = None,
 ) -> Run:
     """Read a run's summaries. ``models`` maps a name to the paths of its ``model``,
     ``metadata``, ``calibration``, ``metrics``, ``calibration_report`` and ``feature_counts``."""
@@ -238,6 +241,7 @@ def load_run(
         models=tuple(runs),
         correction_metrics=_read_json(correction_metrics) if correction_metrics else None,
         best_calibration_file=Path(best_calibration),
+        label_calibration_file=Path(label_calibration) if label_calibration else None,
     )
 
 
@@ -687,13 +691,19 @@ print(result.select("source_id", "teff_best", "teff_best_err", "teff_best_source
 
 
 def _calibration_rows(model: ModelRun) -> list[tuple]:
+    """Per calibration bin what a user reads off: median widths of the 68% (p16-p84) and 90%
+    (p05-p95) ranges and the median shift of p50 from the prediction, in K."""
+
+    def width(par, key):
+        return _k(par[key]) if key in par else "-"
+
     return [
         (
             par["name"],
-            _num(par["k"]),
-            _k(par["floor_k"]),
-            _num(par["p"]),
             _int(par["n"]),
+            width(par, "width_68_median_k"),
+            width(par, "width_90_median_k"),
+            width(par, "p50_offset_median_k"),
             f"{_pct(par['coverage_1sigma'])} / {_pct(par['coverage_2sigma'])}",
         )
         for par in model.calibration["bins"]
@@ -759,10 +769,20 @@ def model_section(model: ModelRun, files: Mapping[str, dict]) -> str:
         "the trees' predictions in K; `k`, `floor` and `p` are fitted per bin of predicted Teff "
         f"on the {_int(model.calibration['calibration_stars'])} stars of the calibration split "
         "so that 68.27% of them lie within 1 sigma and 95.45% within 2 sigma (as nearly as both "
-        "can hold; sparse bins are merged).",
+        "can hold; sparse bins are merged). The percentiles p05 ... p95 of each star are "
+        "`prediction + z_q * sigma`, with z_q the split-conformal quantiles of "
+        "(label - prediction) / sigma in the bin (`calibration.json`, `z_percentiles`); the "
+        "catalogue's `_err` is (p84 - p16) / 2. Per bin, the typical widths:",
         "",
         _table(
-            ["predicted Teff (K)", "k", "floor", "p", "calibration stars", "within 1 / 2 sigma"],
+            [
+                "predicted Teff (K)",
+                "calibration stars",
+                "median p16-p84 width",
+                "median p05-p95 width",
+                "median p50 - prediction",
+                "within 1 / 2 sigma",
+            ],
             _calibration_rows(model),
         ),
         "Coverage on the test split (ideal: "
@@ -938,10 +958,11 @@ def render_model_card(run: Run, release: Release, files: Mapping[str, dict]) -> 
         "Files per model: `model.parquet` (the forest), `metadata.json` (features, label, "
         "hyperparameters, training), `calibration.json` (uncertainty calibration), "
         "`metrics.json` (every metric below, and per Teff bin). For the release: "
-        f"`{BEST_CALIBRATION_RELEASE_FILE}` (calibration of the best-of-models sigma) and "
-        f"`{CORRECTION_RELEASE_FILE}` (the hot-star correction), so that the release alone "
-        "turns a table of stars into the catalogue's columns (`snakemake stars` with "
-        "`model_source: huggingface`, or `ebteff.predict_table`).",
+        f"`{BEST_CALIBRATION_RELEASE_FILE}` (calibration of the best-of-models sigma), "
+        f"`{LABEL_CALIBRATION_RELEASE_FILE}` (percentiles of the corrected GSP-Phot Teff of "
+        f"flag-A stars) and `{CORRECTION_RELEASE_FILE}` (the hot-star correction), so that "
+        "the release alone turns a table of stars into the catalogue's columns "
+        "(`snakemake stars` with `model_source: huggingface`, or `ebteff.predict_table`).",
         "",
         "## Usage",
         "",
@@ -1004,7 +1025,11 @@ def model_pins_from_files(files: Mapping[str, dict], names: Iterable[str]) -> di
         for f in MODEL_FETCH_FILES + STARS_MODEL_FILES
         if f"{name}/{f}" in files
     }
-    for f in (BEST_CALIBRATION_RELEASE_FILE, CORRECTION_RELEASE_FILE):
+    for f in (
+        BEST_CALIBRATION_RELEASE_FILE,
+        LABEL_CALIBRATION_RELEASE_FILE,
+        CORRECTION_RELEASE_FILE,
+    ):
         if f in files:
             pins[f] = files[f]["sha256"]
     return pins
@@ -1055,6 +1080,8 @@ def stage(run: Run, release: Release, dataset_dir: Path, models_dir: Path) -> di
         release_copies = {CORRECTION_RELEASE_FILE: run.correction_json}
         if run.best_calibration_file is not None:
             release_copies[BEST_CALIBRATION_RELEASE_FILE] = run.best_calibration_file
+        if run.label_calibration_file is not None:
+            release_copies[LABEL_CALIBRATION_RELEASE_FILE] = run.label_calibration_file
         for rel, src in release_copies.items():
             _copy(src, tmp_models / rel)
             sources["models"][rel] = str(src)

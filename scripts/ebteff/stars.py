@@ -15,8 +15,13 @@ forests and one batch whatever the size of the table.
 
 The files a prediction needs are those of a published model release (``snakemake publish``):
 ``<model>/model.parquet``, ``<model>/metadata.json``, ``<model>/calibration.json``,
-``teff_best_calibration.json`` and ``teff_correction.json``; :func:`release_files` lists them
-for a folder, :func:`predict_table` is the one-call version for a frame in a notebook.
+``teff_best_calibration.json``, ``teff_gaia_corrected.json`` (the uncertainty of a flag-A
+star's corrected GSP-Phot Teff, when the table has no teff_gspphot_lower/upper) and
+``teff_correction.json``; :func:`release_files` lists them for a folder, :func:`predict_table`
+is the one-call version for a frame in a notebook.
+
+A user's table has no train/calibration/test split, so the split bits of ``flag_bits`` stay 0;
+the training-range bit comes from each model's ``feature_range`` in its calibration.json.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from .catalog import BASE_COLUMNS, catalogue_base, catalogue_rows
+from .catalog import BASE_COLUMNS, GSPPHOT_PERCENTILES, catalogue_base, catalogue_rows
 from .correction import Correction, load_correction_json
 from .features import ModelSpec, prepare_photometry
 from .predict import LoadedModel, predict_frame
@@ -42,6 +47,7 @@ log = logging.getLogger(__name__)
 
 BEST_CALIBRATION_FILE = "teff_best_calibration.json"
 CORRECTION_FILE = "teff_correction.json"
+LABEL_CALIBRATION_FILE = "teff_gaia_corrected.json"
 MODEL_FILES = ("model.parquet", "metadata.json", "calibration.json")
 REASON = "no_teff_reason"
 
@@ -54,6 +60,8 @@ class StoredModels:
     calibrations: Mapping[str, dict]
     best_calibration: Mapping[str, dict | None]
     correction: Correction
+    #: :func:`ebteff.catalog.fit_label_calibration` of the catalogue (None: none was fitted)
+    label_calibration: dict | None = None
 
     @property
     def names(self) -> list[str]:
@@ -86,12 +94,20 @@ def release_files(model_dir: str | os.PathLike, models=None) -> dict:
     ]
     if missing:
         raise TableError(f"{root} is not a complete model release: missing {', '.join(missing)}")
+    # a release of a run without a reference sample has none: flag-A stars then get
+    # percentiles only from their own teff_gspphot_lower/upper
+    if (root / LABEL_CALIBRATION_FILE).is_file():
+        files["label_calibration"] = root / LABEL_CALIBRATION_FILE
     return files
 
 
-def load_stored_models(models: Mapping[str, Mapping], best_calibration, correction) -> StoredModels:
-    """Forests, specs (from each model's metadata), calibrations, the best-of calibration and
-    the correction. ``models``: name -> {model, metadata, calibration} paths, in tie order."""
+def load_stored_models(
+    models: Mapping[str, Mapping], best_calibration, correction, label_calibration=None
+) -> StoredModels:
+    """Forests, specs (from each model's metadata), calibrations, the best-of calibration, the
+    correction and the label calibration (``teff_gaia_corrected.json``; None: flag-A stars get
+    percentiles only from their own teff_gspphot_lower/upper). ``models``: name ->
+    {model, metadata, calibration} paths, in tie order."""
     from .forest import load_forest
 
     loaded, calibrations = [], {}
@@ -105,6 +121,7 @@ def load_stored_models(models: Mapping[str, Mapping], best_calibration, correcti
         calibrations,
         best.get("calibration", best),
         load_correction_json(correction),
+        _read_json(label_calibration).get("calibration") if label_calibration else None,
     )
 
 
@@ -186,7 +203,14 @@ def predict_batch(
     by_model = {
         m: raw.select("source_id", f"teff_{m}_raw", f"teff_{m}_spread") for m in stored.names
     }
-    cat = catalogue_rows(base, by_model, stored.calibrations, stored.best_calibration)
+    cat = catalogue_rows(
+        base,
+        by_model,
+        stored.calibrations,
+        stored.best_calibration,
+        stored.label_calibration,
+        features,
+    )
     reason = prepared.select(_reason(prepared, stored.models).alias(REASON))[REASON]
     return cat.with_columns(
         pl.when(pl.col("flag") == "X").then(reason).otherwise(None).cast(pl.String).alias(REASON)
@@ -195,7 +219,12 @@ def predict_batch(
 
 def predicted_batches(path, stored: StoredModels, *, batch_rows: int, n_jobs: int = 1, key="stars"):
     """Catalogue rows of the table at ``path``, batch by batch (a generator)."""
-    numeric = {f for m in stored.models for f in m.spec.features} | {"teff_gaia", "ra", "dec"}
+    numeric = {f for m in stored.models for f in m.spec.features} | {
+        "teff_gaia",
+        "ra",
+        "dec",
+        *GSPPHOT_PERCENTILES,
+    }
     checked = False
     for raw in table_batches(path, batch_rows, key):
         frame = normalise(raw, path, numeric)
@@ -265,7 +294,12 @@ def predict_table(frame, model_dir, models=None, *, batch_rows: int = 100_000, n
     if not isinstance(frame, pl.DataFrame):
         frame = pl.from_pandas(frame)
     stored = load_stored_models(**release_files(model_dir, models))
-    numeric = {f for m in stored.models for f in m.spec.features} | {"teff_gaia", "ra", "dec"}
+    numeric = {f for m in stored.models for f in m.spec.features} | {
+        "teff_gaia",
+        "ra",
+        "dec",
+        *GSPPHOT_PERCENTILES,
+    }
     table = normalise(frame, "the table", numeric)
     check_usable(
         prepare_photometry(table.lazy(), None).collect_schema().names(), stored, "the table"

@@ -14,7 +14,7 @@ from ebteff.calibrate import (
     coverage_report,
     fit_calibration,
 )
-from ebteff.catalog import assemble, assign_flags, best_of, summarise
+from ebteff.catalog import assemble, assign_flags, best_of, fit_label_calibration, summarise
 from ebteff.predict import chunk_bounds
 
 NAN = np.nan
@@ -52,12 +52,15 @@ def test_assemble_accounts_for_every_star():
             "teff_m_err": [None, 600.0, 250.0, 100.0],
         }
     )
-    cat = assemble(base, {"m": pred})
+    label_cal = fit_label_calibration(np.linspace(4000, 6000, 60), np.linspace(4100, 6100, 60))
+    cat = assemble(base, {"m": pred}, label_calibration=label_cal)
     assert cat["source_id"].to_list() == [1, 2, 3, 4]
     assert cat["flag"].to_list() == ["A", "B", "D", "X"]
     assert cat["teff_best"].to_list() == [5000.0, 6000.0, 7000.0, None]
     assert cat["teff_best_source"].to_list() == ["gaia", "m", "m", ""]
-    assert cat["teff_best_err"][0] is None
+    # the flag-A star has an uncertainty too (from the label's scatter against a reference)
+    assert cat["teff_best_err"][0] > 0 and cat["teff_best_err_source"][0] == "reference"
+    assert cat["teff_best_err"][3] is None
     s = summarise(cat, ["m"])
     assert s["flags"] == {"A": 1, "B": 1, "C": 0, "D": 1, "X": 1} and s["rows"] == 4
     assert s["model_won_for_teff_best"] == {"m": 2}

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from ebteff import plots
-from ebteff.calibrate import coverage_report
+from ebteff.calibrate import coverage_report, percentile_report
 from ebteff.evaluate import full_metrics
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -84,11 +84,16 @@ def files():
         }
     }
     cov = coverage_report(pred, sigma, label)
+    q = pred[:, None] + sigma[:, None] * np.array([-1.645, -1, 0, 1, 1.645])
     report = {
         "test": {
             "by_label_bin": cov,
             "by_predicted_bin": coverage_report(pred, sigma, label, bin_by=pred),
             "raw_tree_spread": coverage_report(pred, sigma / 4, label),
+            "percentiles_by_predicted_bin": percentile_report(
+                q, label, rng.uniform(0, 1, 3000), bin_by=pred
+            ),
+            "percentiles_by_label_bin": percentile_report(q, label, rng.uniform(0, 1, 3000)),
         }
     }
     return {"label": label, "pred": pred, "metrics": metrics, "report": report, "cov": cov}
@@ -122,6 +127,7 @@ def test_every_figure_is_drawn(tmp_path, files):
     reports = {"m1": files["report"], "best": {"test": files["cov"]}}
     plots.calibration_coverage_figure(reports, tmp_path / "c.png")
     plots.pit_figure(reports, tmp_path / "p.png")
+    plots.percentile_coverage_figure(reports, tmp_path / "q.png")
     plots.importances_figure({"m1": {"g": 0.7, "bp_rp": 0.3}, "m2": None}, tmp_path / "i.png")
     summary = {
         "rows": 10,
@@ -146,7 +152,7 @@ def test_every_figure_is_drawn(tmp_path, files):
         dec,
         tmp_path / "sky.png",
     )
-    for name in ("accuracy", "t", "b", "c", "p", "i", "s", "cmd", "sky"):
+    for name in ("accuracy", "t", "b", "c", "p", "q", "i", "s", "cmd", "sky"):
         width, height = png_size(tmp_path / f"{name}.png")
         assert width > 400 and height > 300, name
         panels = plots.read_panel_points(tmp_path / f"{name}.png")
@@ -162,6 +168,7 @@ def test_figures_survive_files_that_lack_keys(tmp_path):
     plots.binned_metrics_figure({"m1": {}}, tmp_path / "b.png")
     plots.calibration_coverage_figure({"m1": {}, "m2": {"test": {}}}, tmp_path / "c.png")
     plots.pit_figure({"m1": {"test": {"by_label_bin": {"overall": {"n": 0}}}}}, tmp_path / "p.png")
+    plots.percentile_coverage_figure({"m1": {}, "m2": {"test": {}}}, tmp_path / "q.png")
     plots.importances_figure({}, tmp_path / "i.png")
     plots.catalog_summary_figure({}, tmp_path / "s.png")
     empty = {"count": np.zeros((4, 4)), "teff": np.full((4, 4), np.nan)}
@@ -172,7 +179,7 @@ def test_figures_survive_files_that_lack_keys(tmp_path):
         "m1",
         tmp_path / "a.png",
     )
-    for name in ("b", "c", "p", "i", "s", "cmd", "a"):
+    for name in ("b", "c", "p", "q", "i", "s", "cmd", "a"):
         assert png_size(tmp_path / f"{name}.png")[0] > 100, name
         # and each says it shows nothing: the check the workflow's figures pass can fail
         panels = plots.read_panel_points(tmp_path / f"{name}.png")

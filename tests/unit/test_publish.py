@@ -19,8 +19,13 @@ import polars as pl
 import pytest
 import yaml
 
-from ebteff.calibrate import apply_calibration, coverage_report, fit_calibration, split_report
-from ebteff.catalog import assemble, summarise, write_fits
+from ebteff.calibrate import (
+    apply_calibration,
+    coverage_report,
+    fit_calibration,
+    split_report,
+)
+from ebteff.catalog import catalogue_rows, summarise, write_fits
 from ebteff.correction import Correction, dump_legacy_pickle, save_correction_json
 from ebteff.evaluate import full_metrics
 from ebteff.features import ModelSpec, build_feature_table, prepare_photometry
@@ -102,7 +107,7 @@ def build_run(root: Path) -> dict:
         .select("source_id", "ra", "dec", "teff_gaia", "teff_gaia_corrected")
         .collect()
     )
-    paths, predictions = {}, {}
+    paths, raws, calibrations = {}, {}, {}
     for name, entry in MODELS.items():
         spec = ModelSpec.from_config(name, {**entry, "hyperparameters": HYPER})
         table, feature_counts = build_feature_table(
@@ -169,17 +174,11 @@ def build_run(root: Path) -> dict:
             {"test": split_report(test[raw], test[spread], sigma, test[spec.target])},
             p["calibration_report"],
         )
-        all_sigma = apply_calibration(
-            calibration, pred[raw].fill_null(np.nan).to_numpy(), pred[spread].fill_null(np.nan)
-        )
-        predictions[name] = pred.select(
-            "source_id",
-            pl.col(raw).alias(f"teff_{name}"),
-            pl.Series(f"teff_{name}_err", all_sigma).fill_nan(None),
-        )
+        raws[name], calibrations[name] = pred, calibration
         paths[name] = p
 
-    cat = assemble(base, predictions)
+    # the catalogue's own per-star path, as build_catalog and predict_table take it
+    cat = catalogue_rows(base, raws, calibrations, photometry=stars)
     test = cat.join(split, on="source_id").filter(pl.col("split") == "test")
     best = {
         "test": coverage_report(
@@ -189,6 +188,10 @@ def build_run(root: Path) -> dict:
         )
     }
     write_json(best, res / "calibration/teff_best.json")
+    # the flag-A percentiles' table as build_catalog writes it (here: none fitted)
+    write_json(
+        {"calibration": None, "reference": None}, res / "calibration/teff_gaia_corrected.json"
+    )
     write_json(summarise(cat, list(MODELS)), res / "catalog/summary.json")
     write_parquet(cat, res / "catalog/eb_teff_catalog.parquet")
     header = {
@@ -205,6 +208,7 @@ def build_run(root: Path) -> dict:
         "catalog_fits": res / "catalog/eb_teff_catalog.fits",
         "catalog_summary": res / "catalog/summary.json",
         "best_calibration": res / "calibration/teff_best.json",
+        "label_calibration": res / "calibration/teff_gaia_corrected.json",
         "correction_json": res / "correction/teff_correction.json",
         "correction_pkl": res / "correction/teff_correction_coeffs_deg2.pkl",
         "split_counts": res / "split/counts.json",
@@ -363,7 +367,7 @@ def test_the_catalogue_description_names_every_column_with_its_unit(staged, run_
     for column in columns:
         line = next(ln for ln in text.splitlines() if ln.split()[:1] == [column.name])
         assert (column.unit or "-") == line.split()[1]
-    assert "teff_gaia_teff_log_err" in text and "Calibrated 1-sigma uncertainty" in text
+    assert "teff_gaia_teff_log_err" in text and "1-sigma uncertainty of model" in text
 
 
 # -- staging and manifest ------------------------------------------------------------------------
@@ -396,6 +400,7 @@ def test_stage_copies_the_run_and_the_manifest_lists_every_file(staged, run_file
     files = ("model.parquet", "metadata.json", "calibration.json")
     assert set(pins) == {f"{m}/{f}" for m in MODELS for f in files} | {
         "teff_best_calibration.json",
+        "teff_gaia_corrected.json",
         "teff_correction.json",
     }
 

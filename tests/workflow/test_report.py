@@ -21,6 +21,7 @@ FIGURES = {
     **{f"results/tiny/plots/accuracy/{m}.png": "3 Accuracy" for m in MODELS},
     "results/tiny/plots/calibration_coverage.png": "4 Calibration",
     "results/tiny/plots/calibration_pit.png": "4 Calibration",
+    "results/tiny/plots/calibration_percentiles.png": "4 Calibration",
     "results/tiny/plots/feature_importances.png": "5 Models",
     "results/tiny/plots/catalog_summary.png": "6 Catalogue",
     "results/tiny/plots/cmd.png": "6 Catalogue",

@@ -20,6 +20,8 @@ import polars as pl
 import pytest
 from astropy.table import Table
 
+from ebteff.calibrate import PERCENTILE_NAMES as PERCENTILES
+from ebteff.catalog import FLAG_BITS
 from tables import archive_table, write_as
 from workflow_runner import load_test_config, run_snakemake, write_config
 
@@ -80,7 +82,7 @@ def test_stars_predicts_every_row_with_the_catalogues_values(trained, stars_runs
     assert stars.columns[: len(cat.columns)] == cat.columns
     # the models whose features a Gaia-only table has: exactly the catalogue's values
     for m in (MODELS[0], MODELS[2]):
-        for col in (f"teff_{m}", f"teff_{m}_err"):
+        for col in (f"teff_{m}", *(f"teff_{m}_{p}" for p in PERCENTILES), f"teff_{m}_err"):
             assert stars[col].equals(cat[col], null_equal=True), col
     assert stars[f"teff_{MODELS[1]}"].is_null().all()  # a 2MASS model has nothing to go on
     # teff_best and the flag: the catalogue's wherever the 2MASS model did not compete there
@@ -90,13 +92,21 @@ def test_stars_predicts_every_row_with_the_catalogues_values(trained, stars_runs
         "teff_gaia",
         "teff_gaia_corrected",
         "teff_best",
+        *(f"teff_best_{p}" for p in PERCENTILES),
         "teff_best_err",
         "teff_best_source",
+        "teff_best_err_source",
         "teff_ml_best",
         "teff_ml_best_err",
         "flag",
     ):
         assert stars.filter(same)[col].equals(cat.filter(same)[col], null_equal=True), col
+    # flag-A stars' percentiles from the label calibration the stars target was given
+    assert set(stars.filter(pl.col("flag") == "A")["teff_best_err_source"]) == {"reference"}
+    # flag bits: the catalogue's, less the split bits a user's table cannot have
+    split_bits = sum(FLAG_BITS[f"split_{s}"] for s in ("train", "calibration", "test"))
+    assert (stars["flag_bits"] & split_bits == 0).all()
+    assert (stars.filter(same)["flag_bits"]).equals(cat.filter(same)["flag_bits"] & ~split_bits)
     assert set(stars["flag"]) >= {"A", "C", "D"} and "X" not in set(stars["flag"])
     assert stars["no_teff_reason"].is_null().all()
 
@@ -147,10 +157,15 @@ def test_the_release_is_self_contained(release):
     folder, pins = release
     assert (folder / "teff_best_calibration.json").is_file()
     assert (folder / "teff_correction.json").is_file()
+    assert (folder / "teff_gaia_corrected.json").is_file()  # flag-A uncertainties
     for m in MODELS:
         assert (folder / m / "calibration.json").is_file()
         assert f"{m}/calibration.json" in pins
-    assert {"teff_best_calibration.json", "teff_correction.json"} <= set(pins)
+    assert {
+        "teff_best_calibration.json",
+        "teff_gaia_corrected.json",
+        "teff_correction.json",
+    } <= set(pins)
 
 
 def test_published_models_need_nothing_but_the_release(

@@ -320,9 +320,16 @@ def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
     for name, rep in reports.items():
         overall = rep["by_predicted_bin"]["overall"]
         assert abs(overall["within_1sigma"] - ONE_SIGMA) <= 0.03, name
-        assert abs(overall["within_2sigma"] - TWO_SIGMA) <= 0.02, name
+        # teff_best_err is (p84 - p16) / 2 of the percentiles: a 68% half-width, which says
+        # nothing of 2 sigma for non-Gaussian errors (the 90% range is p05-p95, tested with
+        # the percentiles); each model's report is of its calibrated sigma, which does
+        two_sigma = name != "teff_best"
+        if two_sigma:
+            assert abs(overall["within_2sigma"] - TWO_SIGMA) <= 0.02, name
         for bin_name, st in rep["by_predicted_bin"]["per_bin"].items():
-            assert st["n"] >= 100 and _within_bounds(st), (name, bin_name, st)
+            # per bin, teff_best's p16 and p84 are held to their targets in
+            # test_percentiles_cover_the_test_stars, with the calibration sample's error too
+            assert st["n"] >= 100 and (not two_sigma or _within_bounds(st)), (name, bin_name, st)
         if "raw_tree_spread" in rep:
             # the trees alone are over-confident: their spread, taken as sigma, misses the
             # lower bound the calibrated sigma meets (68.27% - 3 points, less twice the
@@ -338,3 +345,126 @@ def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
         if cal:
             assert cal["scale"] == "teff_gaia_corrected"
             assert (cal["rescale"] is None) == (TEST_CONFIG_MODELS[name]["target"] != "teff_gaia")
+
+
+#: Targets of the percentiles: fraction of labels below p05 ... p95, and tolerances (points).
+PERCENTILE_TARGETS = {
+    "p05": (0.05, 1.5),
+    "p16": (0.16, 2),
+    "p50": (0.50, 3),
+    "p84": (0.84, 2),
+    "p95": (0.95, 1.5),
+}
+
+
+def _percentiles_within_bounds(st: dict, n_calibration: int) -> list[str]:
+    """Percentile cells outside their tolerance, widened by three times the sampling error of
+    the fraction: binomial over the bin's test stars and over the calibration stars whose
+    quantile it is (conformal coverage scatters with both samples). Three, not two: some 75
+    cells are checked at once, and at two standard errors a few would miss by chance alone."""
+    misses = []
+    for name, (target, tol) in PERCENTILE_TARGETS.items():
+        var = target * (1 - target) * (1 / st["n"] + 1 / max(n_calibration, 1))
+        if abs(st[f"below_{name}"] - target) > tol / 100 + 3 * var**0.5:
+            misses.append(f"{name}: {100 * st[f'below_{name}']:.1f}%")
+    return misses
+
+
+def test_percentiles_cover_the_test_stars(snakemake_run):
+    workdir, _ = snakemake_run
+    reports = {
+        m: json.loads((workdir / f"results/tiny/calibration/{m}.json").read_text()) for m in MODELS
+    }
+    best = json.loads((workdir / "results/tiny/calibration/teff_best.json").read_text())
+    reports["teff_best"] = {"test": best, "calibration": best}
+    for name, rep in reports.items():
+        test = rep["test"]["percentiles_by_predicted_bin"]
+        cal = rep["calibration"].get("percentiles_by_predicted_bin")
+        overall = test["overall"]
+        for q, (target, tol) in PERCENTILE_TARGETS.items():
+            assert abs(overall[f"below_{q}"] - target) <= tol / 100, (name, q, overall)
+        assert overall["pit_ks"] < 0.05, name
+        for bin_name, st in test["per_bin"].items():
+            n_cal = cal["per_bin"][bin_name]["n"] if cal else st["n"]
+            assert st["n"] >= 100, (name, bin_name)
+            assert not _percentiles_within_bounds(st, n_cal), (name, bin_name, st)
+        # per bin of the label: reported, with the hot bin's symmetric-sigma comparison
+        hot = rep["test"]["percentiles_by_label_bin"]["per_bin"]["8000-50000"]
+        assert 0 <= hot["within_p16_p84"] <= 1 and "pit_ks" in hot
+
+
+def test_every_star_with_a_teff_has_percentiles_and_flag_bits(snakemake_run):
+    from ebteff.catalog import FLAG_BITS, MODEL_BIT0
+
+    workdir, _ = snakemake_run
+    cat = pl.read_parquet(workdir / "results/tiny/catalog/eb_teff_catalog.parquet")
+    has = cat["teff_best"].is_not_null()
+    for col in ("teff_best_p05", "teff_best_p16", "teff_best_p50", "teff_best_p84"):
+        assert (cat[col].is_not_null() == has).all(), col
+    assert (cat["teff_best_err"].is_not_null() == has).all()  # flag A included
+    ordered = cat.filter(has).select(
+        (pl.col("teff_best_p05") <= pl.col("teff_best_p16"))
+        & (pl.col("teff_best_p16") <= pl.col("teff_best_p50"))
+        & (pl.col("teff_best_p50") <= pl.col("teff_best_p84"))
+        & (pl.col("teff_best_p84") <= pl.col("teff_best_p95"))
+    )
+    assert ordered.to_series().all()
+    bits = cat["flag_bits"]
+    assert (((bits & FLAG_BITS["label"]) > 0) == (cat["flag"] == "A")).all()
+    assert (((bits & FLAG_BITS["ml"]) > 0) == cat["flag"].is_in(["B", "C", "D"])).all()
+    assert (((bits & FLAG_BITS["hot"]) > 0) == (cat["teff_best"].fill_null(0) > 10_000)).all()
+    for i, m in enumerate(MODELS):
+        assert (((bits & (1 << (MODEL_BIT0 + i))) > 0) == (cat["teff_best_source"] == m)).all()
+    missing = pl.any_horizontal(pl.col(f"teff_{m}").is_null() for m in MODELS)
+    assert (((bits & FLAG_BITS["features_missing"]) > 0) == cat.select(missing).to_series()).all()
+    split = pl.read_parquet(workdir / "results/tiny/split/split.parquet")
+    joined = cat.join(split, on="source_id", how="left")
+    for part in ("train", "calibration", "test"):
+        in_part = (joined["split"] == part).fill_null(False)
+        assert (((joined["flag_bits"] & FLAG_BITS[f"split_{part}"]) > 0) == in_part).all(), part
+    out = (bits & FLAG_BITS["outside_training_range"]) > 0
+    assert 0 < out.sum() < cat.filter(pl.col("flag") != "A").height  # some, not every one
+    summary = json.loads((workdir / "results/tiny/catalog/summary.json").read_text())
+    assert summary["recommended_cut"]["kept"] == int(
+        (cat["flag"].is_in(["A", "B", "C"]) & ~out).sum()
+    )
+    for m in MODELS:
+        ranges = json.loads((workdir / f"results/tiny/models/{m}/calibration.json").read_text())
+        assert set(ranges["feature_range"]) == set(TEST_CONFIG_MODELS[m]["features"])
+
+
+def test_every_catalogue_file_holds_the_same_rows_and_values(snakemake_run):
+    import warnings
+
+    from astropy.io import fits
+    from astropy.io.votable import parse_single_table
+
+    workdir, _ = snakemake_run
+    d = workdir / "results/tiny/catalog"
+    cat = pl.read_parquet(d / "eb_teff_catalog.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a checksum that does not verify warns
+        hdul = fits.open(d / "eb_teff_catalog.fits", checksum=True)
+        vt = parse_single_table(d / "eb_teff_catalog.vot").to_table()
+    hdu = hdul["EB_TEFF"]
+    assert hdu.header["SIMPHOT"] is True and "CHECKSUM" in hdu.header and "DATASUM" in hdu.header
+    fields = {c.name: c for c in parse_single_table(d / "eb_teff_catalog.vot").fields}
+    assert fields["teff_best"].ucd.startswith("phys.temperature.effective")
+    assert fields["source_id"].ucd == "meta.id;meta.main" and fields["ra"].unit == "deg"
+    csv = pl.read_csv(d / "eb_teff_catalog.csv", schema=cat.schema)
+    assert len(hdu.data) == len(vt) == csv.height == cat.height == N_STARS
+    for name in cat.columns:
+        col = cat[name]
+        if col.dtype == pl.String:
+            want = col.fill_null("").to_list()
+            assert [v.strip() for v in hdu.data[name].astype(str)] == want, name
+            assert [str(v) for v in vt[name]] == want, name
+        else:
+            want = col.cast(pl.Float64).fill_null(np.nan).to_numpy()
+            assert np.array_equal(np.asarray(hdu.data[name], float), want, equal_nan=True), name
+            got = np.ma.filled(np.ma.asarray(vt[name], dtype=float), np.nan)
+            assert np.array_equal(got, want, equal_nan=True), name
+        assert csv[name].equals(col), name
+    hdul.close()
+    log = (workdir / "results/tiny/logs/build_catalog.log").read_text()
+    assert "Card is too long" not in log and "truncated" not in log
