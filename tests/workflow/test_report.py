@@ -63,7 +63,7 @@ def test_report_holds_every_figure_with_its_caption_and_category(snakemake_repor
         assert head.startswith("data:image/png;") and head.endswith(";base64"), path
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n", path
         # the figure's own bytes: what the panel check below reads is what a reader sees
-        assert base64.b64decode(data) == (snakemake_report.parents[1] / path).read_bytes(), path
+        assert base64.b64decode(data) == (snakemake_report.parents[2] / path).read_bytes(), path
     for m in MODELS:  # per-model captions are templates of the model's wildcard
         assert m in results[f"results/tiny/plots/accuracy/{m}.png"]["caption"]
         assert results[f"results/tiny/plots/accuracy/{m}.png"]["labels"] == {"model": m}
