@@ -468,3 +468,13 @@ def test_every_catalogue_file_holds_the_same_rows_and_values(snakemake_run):
     hdul.close()
     log = (workdir / "results/tiny/logs/build_catalog.log").read_text()
     assert "Card is too long" not in log and "truncated" not in log
+
+
+def test_a_run_prints_no_empty_shell_commands_nor_the_host_block(snakemake_run):
+    """profiles/default trims what a run prints: every rule runs a script, so no job has a
+    shell command to show, and the host block (date, host, user) is left out."""
+    _, proc = snakemake_run
+    out = proc.stdout + proc.stderr
+    assert "Using workflow specific profile" in out and "Finished job" in out
+    assert "Shell command: None" not in out
+    assert "Host: " not in out and "Platform: " not in out
