@@ -30,7 +30,9 @@ rule build_catalog:
         "../envs/publish.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb_for_table(per_row_bytes=600),
+        # the catalogue and its four files; the VOTable writer (astropy, row by row) holds most
+        # (9.1 GB peak at 2.18M stars, docs/costs.md)
+        mem_mb=mem_mb_for_table(per_row_bytes=4500, base_mb=800),
         runtime=20,
         attempt=attempt_number,
         enforce_memory=ENFORCE_MEMORY,

@@ -196,11 +196,11 @@ def plot_targets():
 
 
 def predict_mem_mb(wildcards, input, attempt):
-    """One forest in memory (about 16 bytes per byte of its stored file) plus a batch of stars;
-    more on each retry."""
+    """One forest in memory (about 16 bytes per byte of its stored file) plus a batch of stars,
+    on top of the interpreter with the compiled traversal (numba's LLVM); more on each retry."""
     forest_mb = 16 * os.path.getsize(input.model) / 1e6
     batch_mb = config["predict"]["batch_rows"] * 2000 / 1e6
-    return int((500 + forest_mb + batch_mb) * attempt)
+    return int((1000 + forest_mb + batch_mb) * attempt)
 
 
 def chunk_index(wildcards):
@@ -459,7 +459,7 @@ def stars_mem_mb(wildcards, input, attempt):
     """Every forest in memory (about 16 bytes per byte of its file) plus a batch of stars."""
     forest_mb = sum(16 * os.path.getsize(p) / 1e6 for p in input.models)
     batch_mb = config["predict"]["batch_rows"] * 4000 / 1e6
-    return int((500 + forest_mb + batch_mb) * attempt)
+    return int((1000 + forest_mb + batch_mb) * attempt)
 
 
 def release_file_pin(wildcards):

@@ -94,7 +94,15 @@ def main(smk) -> None:
     cat = catalogue_rows(base, raw, calibrations, best_calibration, label_calibration, phot)
     if cat.height != base.height or cat["source_id"].n_unique() != base.height:
         raise ValueError("catalogue rows do not match the input stars one to one")
-    check_uncertainties(cat)
+    label_sources = label_calibration is not None or "teff_gspphot_lower" in base.columns
+    no_uncertainty = check_uncertainties(cat, label_sources)
+    if no_uncertainty:
+        logger.warning(
+            "%d flag-A stars keep no uncertainty: the photometry has no teff_gspphot_lower/upper "
+            "and there is no reference table (correction.reference) to take the scatter of the "
+            "corrected label from",
+            no_uncertainty,
+        )
     blind = catalogue_rows(blind_base, raw, calibrations, best_calibration, photometry=phot)
     blind = blind.with_columns(base["teff_gaia_corrected"])
     best_report = best_percentile_report(
@@ -132,6 +140,7 @@ def main(smk) -> None:
     header["CORRFROM"] = (origin["used"], "correction: reference table or file used")
     header["CORRSHA"] = (origin["sha256"], "sha256 of that reference table or file")
     summary["correction"] = origin
+    summary["flag_a_without_uncertainty"] = no_uncertainty
     for i, (m, path) in enumerate(zip(models, smk.input.models, strict=True), start=1):
         header[f"MODEL{i}"] = (m, f"model name; flag_bits bit {MODEL_BIT0 + i - 1} when it won")
         header[f"MSHA{i}"] = (sha256sum(path), f"sha256 of model {i} file")

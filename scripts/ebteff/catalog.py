@@ -415,15 +415,22 @@ def assemble(
     )
 
 
-def check_uncertainties(cat: pl.DataFrame) -> None:
-    """Every star with a Teff has its percentiles and error; else ValueError saying what to do."""
+def check_uncertainties(cat: pl.DataFrame, label_sources: bool = True) -> int:
+    """Every star with a Teff has its percentiles and error; else ValueError saying what to do.
+
+    ``label_sources`` False: neither GSP-Phot's own lower/upper percentiles nor a reference
+    sample exists (the published real catalogue with a loaded correction), so a flag-A star's
+    corrected GSP-Phot Teff has nothing to take an uncertainty from; those stars keep a null
+    error (``teff_best_err_source`` null) and their number is returned for the log and summary.
+    """
     missing = cat.filter(pl.col("teff_best").is_not_null() & pl.col("teff_best_err").is_null())
-    if missing.height:
+    if missing.height and label_sources:
         raise ValueError(
             f"{missing.height} stars with a GSP-Phot Teff have no uncertainty: give "
             "teff_gspphot_lower/upper in the photometry, or a reference table "
             "(correction.reference: source_id, teff_ref) for the scatter of the corrected label"
         )
+    return missing.height
 
 
 def recommended(cat: pl.DataFrame) -> pl.Series:
