@@ -197,7 +197,8 @@ def plot_targets():
 
 def predict_mem_mb(wildcards, input, attempt):
     """One forest in memory (about 16 bytes per byte of its stored file) plus a batch of stars,
-    on top of the interpreter with the compiled traversal (numba's LLVM); more on each retry."""
+    on top of the interpreter with the compiled traversal (numba's LLVM); more on each retry.
+    """
     forest_mb = 16 * os.path.getsize(input.model) / 1e6
     batch_mb = config["predict"]["batch_rows"] * 2000 / 1e6
     return int((1000 + forest_mb + batch_mb) * attempt)
