@@ -815,8 +815,6 @@ def write_csv(cat: pl.DataFrame, path: str | os.PathLike) -> None:
 
 def write_votable(cat: pl.DataFrame, path: str | os.PathLike, description: str) -> None:
     """VOTable (BINARY2 serialisation) with units, UCDs and a description per column."""
-    import io
-
     from astropy.io.votable.tree import VOTableFile
     from astropy.table import MaskedColumn, Table
 
@@ -843,7 +841,6 @@ def write_votable(cat: pl.DataFrame, path: str | os.PathLike, description: str) 
         unit, ucd, text = column_meta(field.name)
         field.ucd = ucd
         field.description = text
-    buf = io.BytesIO()
-    vot.to_xml(buf)
+    # straight into the temporary file: the XML of the full catalogue is over a gigabyte
     with atomic_output(path) as tmp:
-        tmp.write_bytes(buf.getvalue())
+        vot.to_xml(str(tmp))
