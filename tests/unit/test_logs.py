@@ -93,7 +93,7 @@ import time
 blocks = []
 for _ in range(40):  # up to 400 MB, 10 MB at a time, every page written
     blocks.append(b"x" * (10 * 2**20))
-    time.sleep(0.01)
+    time.sleep(0.05)  # slower than the watchdog polls (every 0.05 s), so it sees each step
 print("survived")
 """
 
