@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from ebteff.evaluate import regression_metrics  # noqa: E402
 from ebteff.features import ModelSpec, training_rows  # noqa: E402
-from ebteff.forest import (  # noqa: E402  # noqa: E402
+from ebteff.forest import (  # noqa: E402
     ENGINES,
     engine_version,
     load_forest,
@@ -49,6 +49,7 @@ from ebteff.forest import (  # noqa: E402  # noqa: E402
     save_forest,
     train_forest,
 )
+from ebteff.logs import peak_rss_mb  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -109,7 +110,7 @@ def fit_one(run: Path, name: str, entry: dict, engine: str, threads: int) -> dic
             .to_numpy()
         )
         out["mae_truth"] = regression_metrics(ref, teff)["mae"]
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 

@@ -11,7 +11,6 @@ Usage: python benchmarks/legacy_convert.py [n_trees] [n_rows]
 
 from __future__ import annotations
 
-import resource
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from ebteff.features import ModelSpec  # noqa: E402
 from ebteff.io import sha256sum  # noqa: E402
 from ebteff.legacy import convert_legacy_forest, load_forest_pickle  # noqa: E402
+from ebteff.logs import peak_rss_mb  # noqa: E402
 
 FEATURES = ["g", "bp", "rp", "bp_rp", "g_bp", "g_rp"]
 
@@ -66,7 +66,7 @@ def main(n_trees: int = 30, n_rows: int = 100_000) -> None:
             start = cpu()
             run()
             rows.append((name, cpu() - start))
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_rss_mb()
         print(f"forest: {n_trees} trees, fitted on {n_rows} rows x {len(FEATURES)} features")
         print(
             f"pickle {pkl.stat().st_size / 1e6:.1f} MB, "

@@ -9,7 +9,7 @@
    of ``--repeat`` interleaved rounds each, and whether the results are bit-identical.
 2. Memory: the prediction of one chunk (``ebteff.predict.predict_rows``, the code the
    ``predict_chunk`` rule runs) over the first N rows of the catalogue, each N in a fresh
-   process; peak RSS (ru_maxrss) after loading the forest and at the end.
+   process; peak RSS (VmHWM, ebteff.logs.peak_rss_mb) after loading the forest and at the end.
 
 Usage:
     python benchmarks/predict_cost.py results/simulate/models/gaia_teff_corrected_log \
@@ -42,11 +42,8 @@ from ebteff.forest import (  # noqa: E402
     read_flat_forest,
 )
 from ebteff.io import scan_photometry  # noqa: E402
+from ebteff.logs import peak_rss_mb  # noqa: E402
 from ebteff.predict import LoadedModel, predict_rows  # noqa: E402
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load(model_dir: Path, flat: bool = False) -> LoadedModel:

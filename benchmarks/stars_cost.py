@@ -83,6 +83,7 @@ def child(args) -> None:
 
     from ebteff.features import ModelSpec
     from ebteff.forest import load_forest
+    from ebteff.logs import peak_rss_mb
     from ebteff.predict import LoadedModel, predict_rows
     from ebteff.stars import load_stored_models, predict_stars
 
@@ -127,7 +128,7 @@ def child(args) -> None:
                 "load_cpu_s": load_cpu,
                 "predict_cpu_s": time.process_time() - start_cpu - load_cpu,
                 "wall_s": time.perf_counter() - start,
-                "peak_rss_mb": usage.ru_maxrss / 1024,
+                "peak_rss_mb": peak_rss_mb(),
             }
         )
     )

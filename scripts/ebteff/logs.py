@@ -159,7 +159,20 @@ def out_of_memory_message(rule: str, attempt: int, mem_mb: int, used_mb: int | N
 
 
 def peak_rss_mb() -> int:
-    """Peak resident memory of this process so far, MiB (what a memory cgroup counts)."""
+    """Peak resident memory of this process so far, MiB (what a memory cgroup counts).
+
+    Linux: ``VmHWM`` of /proc/self/status, the high-water mark of this program's own memory.
+    Not ``ru_maxrss``: the kernel carries into it the resident memory of the process this one
+    was forked from, up to the moment of exec, so a small job started by a large parent (a
+    test runner, a notebook) would read as large as its parent from the start.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
 
 
@@ -168,8 +181,8 @@ def watch_memory(
 ) -> threading.Thread:
     """Stop this process, as a cluster stops a job, once its peak resident memory exceeds
     ``mem_mb`` MiB (SLURM reads ``--mem`` in MiB): log why, then SIGKILL, so nothing runs on
-    and Snakemake sees a failed job. A background thread polls the peak (``ru_maxrss``), so a
-    spike between two polls is caught by the next one.
+    and Snakemake sees a failed job. A background thread polls the peak
+    (:func:`peak_rss_mb`), so a spike between two polls is caught by the next one.
 
     Resident memory, not an address-space limit: RLIMIT_AS and RLIMIT_DATA count memory that
     thread pools and allocators reserve but never touch (hundreds of MB for Polars and

@@ -120,6 +120,17 @@ def test_the_same_job_with_twice_the_memory_completes(tmp_path):
     assert 400 < peak < 600  # the 400 MB it grew by, and the interpreter
 
 
+def test_a_job_started_by_a_large_process_is_charged_only_for_its_own_memory(tmp_path):
+    # the kernel carries the parent's resident memory into a child's ru_maxrss across exec;
+    # a job forked from a large process (here this test, 600 MB bigger) must not inherit it
+    ballast = bytearray(600 * 2**20)
+    ballast[::4096] = b"x" * len(range(0, len(ballast), 4096))  # every page resident
+    proc, log = run_job(tmp_path, "print('survived')", mem_mb=300, attempt=1, enforce_memory=1)
+    del ballast
+    assert proc.returncode == 0 and "survived" in proc.stdout, log
+    assert "MemoryError" not in log
+
+
 def test_without_enforcement_nothing_is_watched(tmp_path):
     proc, log = run_job(tmp_path, GROW, mem_mb=150, attempt=1, enforce_memory=0)
     assert proc.returncode == 0 and "survived" in proc.stdout
