@@ -137,9 +137,9 @@ def mean_depth(flat, X) -> float:
     for t in range(flat.n_trees):
         node = np.full(len(X), flat.roots[t])
         for _ in range(flat.depths[t]):
-            total += int(flat.step[node].sum())
+            total += int((flat.child[2 * node] != node).sum())
             right = X[rows, flat.feature[node]] > flat.split[node]
-            node = node + flat.step[node] + right * flat.jump[node]
+            node = flat.child[2 * node + right]
     return total / (flat.n_trees * max(1, len(X)))
 
 

@@ -249,17 +249,17 @@ class FlatForest:
     """A forest as the flat arrays the compiled traversal reads (:func:`predict_trees`).
 
     Node ``k`` of the concatenated trees (in the node table's order) sends a float32 star to
-    node ``k + step[k]`` if its feature ``feature[k]`` is ``<= split[k]``, else to
-    ``k + step[k] + jump[k]``. At a leaf ``step`` and ``jump`` are 0 (a leaf is its own child),
-    ``feature`` is 0 and ``split`` holds the leaf's value, so every star takes exactly
-    ``depths[t]`` steps down tree ``t`` with no branch on the data: the traversal does the same
-    arithmetic for every star, which a processor pipelines far better than a branch it
-    mispredicts half of the time. ``roots`` are the trees' first nodes, in tree order.
+    node ``child[2k]`` if its feature ``feature[k]`` is ``<= split[k]``, else to
+    ``child[2k + 1]``. A leaf is its own two children, with ``feature`` 0 and ``split`` holding
+    the leaf's value, so every star takes exactly ``depths[t]`` steps down tree ``t`` with no
+    branch on the data: the next node is a load indexed by the comparison, the same work for
+    every star, which a processor pipelines far better than a branch it mispredicts half of
+    the time (and which no compiler can turn back into one). ``roots`` are the trees' first
+    nodes, in tree order.
     """
 
     feature: np.ndarray  # int8
-    step: np.ndarray  # int8: 1 at internal nodes, 0 at leaves
-    jump: np.ndarray  # int32: right child - left child at internal nodes, 0 at leaves
+    child: np.ndarray  # int32, 2 per node: left and right child (a leaf: itself, twice)
     split: np.ndarray  # float32: threshold, or the leaf's value
     roots: np.ndarray  # int64
     depths: np.ndarray  # int64: each tree's depth
@@ -282,19 +282,20 @@ class FlatForest:
         roots = np.asarray(roots, dtype=np.int64)
         feature = df["feature"].to_numpy()
         leaf = feature == LEAF
-        right = df["right"].to_numpy().astype(np.int32)
+        right = df["right"].to_numpy().astype(np.int64)  # relative to the node, as stored
         split = np.where(
             leaf, df["value"].fill_null(0.0).to_numpy(), df["threshold"].fill_null(0.0).to_numpy()
         ).astype(np.float32)
-        step = (~leaf).astype(np.int8)
-        jump = np.where(leaf, 0, right - 1).astype(np.int32)
+        node = np.arange(len(feature), dtype=np.int64)
+        child = np.empty(2 * len(feature), dtype=np.int32)
+        child[0::2] = np.where(leaf, node, node + 1)  # the left child follows its parent
+        child[1::2] = np.where(leaf, node, node + right)
         return cls(
             np.where(leaf, 0, feature).astype(np.int8),
-            step,
-            jump,
+            child,
             split,
             roots,
-            _kernels()[1](step, jump, roots),
+            _kernels()[1](child, roots),
             int(n_features),
         )
 
@@ -321,13 +322,14 @@ def _kernels():
     import numba
 
     @numba.njit(nogil=True, cache=True)
-    def accumulate(X, feature, step, jump, split, roots, depths, total, total_sq):
-        # Tree by tree over all rows: one tree (well under a MB) stays in cache while the rows
+    def accumulate(X, feature, child, split, roots, depths, total, total_sq):
+        # Tree by tree over all rows: one tree (about a MB) stays in cache while the rows
         # stream past it. Within a tree, a block of rows goes down one level at a time: the
         # rows' paths are independent, so their memory reads overlap. Each row's sums are
         # added in tree order, as predict_trees_per_tree adds them.
-        n = X.shape[0]
-        block = 16
+        n, n_features = X.shape
+        flat_x = X.reshape(-1)
+        block = 32
         node = np.empty(block, np.int64)
         for t in range(roots.shape[0]):
             for lo in range(0, n, block):
@@ -337,25 +339,26 @@ def _kernels():
                 for _ in range(depths[t]):
                     for j in range(m):
                         k = node[j]
-                        right = np.int64(X[lo + j, feature[k]] > split[k])
-                        node[j] = k + step[k] + right * jump[k]
+                        x = flat_x[(lo + j) * n_features + np.int64(feature[k])]
+                        node[j] = child[2 * k + np.int64(x > split[k])]
                 for j in range(m):
                     v = np.float64(split[node[j]])
                     total[lo + j] += v
                     total_sq[lo + j] += v * v
 
     @numba.njit(cache=True)
-    def tree_depths(step, jump, roots):
+    def tree_depths(child, roots):
         # parents precede their children in the node table's depth-first order
-        depth = np.zeros(step.shape[0], np.int64)
+        n_nodes = child.shape[0] // 2
+        depth = np.zeros(n_nodes, np.int64)
         out = np.zeros(roots.shape[0], np.int64)
         for t in range(roots.shape[0]):
-            stop = roots[t + 1] if t + 1 < roots.shape[0] else step.shape[0]
+            stop = roots[t + 1] if t + 1 < roots.shape[0] else n_nodes
             for k in range(roots[t], stop):
-                if step[k]:
+                if child[2 * k] != k:
                     d = depth[k] + 1
-                    depth[k + 1] = d
-                    depth[k + 1 + jump[k]] = d
+                    depth[child[2 * k]] = d
+                    depth[child[2 * k + 1]] = d
                     out[t] = max(out[t], d)
         return out
 
@@ -382,7 +385,7 @@ def predict_trees(
     total = np.zeros(n)
     total_sq = np.zeros(n)
     kernel = _kernels()[0]
-    args = (flat.feature, flat.step, flat.jump, flat.split, flat.roots, flat.depths)
+    args = (flat.feature, flat.child, flat.split, flat.roots, flat.depths)
     jobs = max(1, min(int(n_jobs), n))
     bounds = [n * k // jobs for k in range(jobs + 1)]
     blocks = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]

@@ -102,7 +102,7 @@ def test_compiled_traversal_equals_scikit_learn_per_tree(tmp_path, data, engine)
             assert np.allclose(new[1], per_tree.std(0), rtol=0, atol=1e-9)
     # a scikit-learn forest is flattened to the same arrays as the stored one reads into
     again = flatten_forest(loaded)
-    for name in ("feature", "step", "jump", "split", "roots", "depths"):
+    for name in ("feature", "child", "split", "roots", "depths"):
         assert np.array_equal(getattr(again, name), getattr(flat, name)), name
     assert np.array_equal(predict_trees(loaded, X)[0], predict_trees(flat, X)[0])
 
