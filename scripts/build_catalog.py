@@ -91,6 +91,8 @@ def main(smk) -> None:
         first["teff_ml_best_source"].to_numpy(),
         first["teff_gaia_corrected"].fill_null(np.nan).to_numpy(),
     )
+    chosen_test = labelled(chosen, "test")
+    del chosen, first  # a catalogue-sized frame each: the test stars are all that is needed on
     cat = catalogue_rows(base, raw, calibrations, best_calibration, label_calibration, phot)
     if cat.height != base.height or cat["source_id"].n_unique() != base.height:
         raise ValueError("catalogue rows do not match the input stars one to one")
@@ -104,10 +106,9 @@ def main(smk) -> None:
             no_uncertainty,
         )
     blind = catalogue_rows(blind_base, raw, calibrations, best_calibration, photometry=phot)
-    blind = blind.with_columns(base["teff_gaia_corrected"])
-    best_report = best_percentile_report(
-        labelled(blind, "test"), labelled(chosen, "test"), best_calibration
-    )
+    blind_test = labelled(blind.with_columns(base["teff_gaia_corrected"]), "test")
+    del blind, blind_base, base, raw, phot
+    best_report = best_percentile_report(blind_test, chosen_test, best_calibration)
     best_report["calibration"] = best_calibration
     label_report = (
         label_percentile_report(cat, ref, label_calibration) if label_calibration else None

@@ -813,27 +813,49 @@ def write_csv(cat: pl.DataFrame, path: str | os.PathLike) -> None:
         cat.write_csv(tmp, null_value="")
 
 
-def write_votable(cat: pl.DataFrame, path: str | os.PathLike, description: str) -> None:
-    """VOTable (BINARY2 serialisation) with units, UCDs and a description per column."""
+def _votable_dtype(s: pl.Series) -> str:
+    """Binary form of a catalogue column in the VOTable: fixed-width ASCII for strings (nulls
+    written empty), big-endian int/long for integer columns without nulls, double otherwise
+    (nulls flagged in the row's null mask and written NaN)."""
+    if s.dtype == pl.String:
+        return f"S{max(1, int(s.str.len_bytes().max() or 1))}"
+    if s.dtype.is_integer() and s.null_count() == 0:
+        return ">i4" if s.dtype in (pl.Int32, pl.Int16, pl.Int8, pl.UInt8, pl.UInt16) else ">i8"
+    return ">f8"
+
+
+def write_votable(
+    cat: pl.DataFrame, path: str | os.PathLike, description: str, batch_rows: int = 100_000
+) -> None:
+    """VOTable (BINARY2 serialisation) with units, UCDs and a description per column.
+
+    The XML around the data is astropy's (a one-row table with the same fields, units, UCDs
+    and descriptions); the rows are packed by numpy and base64-encoded batch by batch, straight
+    into the file, so memory holds one batch. BINARY2 (VOTable 1.3, section 5.6): each row is a
+    null mask of one bit per field, most significant bit first, then each field's value,
+    big-endian. astropy's own writer packs row by row in Python and keeps the whole stream in
+    memory twice: minutes and several GB for the full catalogue.
+    """
+    import base64
+    import io
+    import re
+
     from astropy.io.votable.tree import VOTableFile
     from astropy.table import MaskedColumn, Table
 
     from .io import atomic_output
 
-    table = Table()
-    for name in cat.columns:
-        s = cat[name]
+    names = cat.columns
+    dtypes = [_votable_dtype(cat[name]) for name in names]
+    # the XML: astropy's, around the stream of a one-row table of the same columns
+    first = Table()
+    for name, dt in zip(names, dtypes, strict=True):
         unit, _ = column_doc(name)
-        if s.dtype == pl.String:
-            table[name] = s.fill_null("").to_numpy().astype(str)
-        elif s.dtype.is_integer():
-            table[name] = s.to_numpy()
+        if dt == ">f8":
+            first[name] = MaskedColumn(np.zeros(1), mask=[True], unit=unit or None)
         else:
-            x = s.cast(pl.Float64)
-            table[name] = MaskedColumn(
-                x.fill_null(np.nan).to_numpy(), mask=x.is_null().to_numpy(), unit=unit or None
-            )
-    vot = VOTableFile.from_table(table, table_id="eb_teff_catalog")
+            first[name] = np.zeros(1, dtype=dt.lstrip(">"))
+    vot = VOTableFile.from_table(first, table_id="eb_teff_catalog")
     vot.set_all_tables_format("binary2")  # compact; TOPCAT and astropy read it
     resource_table = vot.get_first_table()
     resource_table.description = description
@@ -841,6 +863,38 @@ def write_votable(cat: pl.DataFrame, path: str | os.PathLike, description: str) 
         unit, ucd, text = column_meta(field.name)
         field.ucd = ucd
         field.description = text
-    # straight into the temporary file: the XML of the full catalogue is over a gigabyte
-    with atomic_output(path) as tmp:
-        vot.to_xml(str(tmp))
+    xml = io.BytesIO()
+    vot.to_xml(xml)
+    text = xml.getvalue()
+    match = re.search(rb'<STREAM encoding="base64">\s*[A-Za-z0-9+/=]*\s*(?=</STREAM>)', text)
+    head = text[: match.start()] + b'<STREAM encoding="base64">\n'
+    tail = text[match.end() :]
+    row = np.dtype(
+        [("null", "u1", ((len(names) + 7) // 8,))] + [(f"c{i}", dt) for i, dt in enumerate(dtypes)]
+    )
+    floats = {i for i, dt in enumerate(dtypes) if dt == ">f8"}
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(head)
+        carry = b""  # base64 encodes 3 bytes at a time: the remainder goes with the next batch
+        for lo in range(0, cat.height, max(1, batch_rows)):
+            frame = cat.slice(lo, batch_rows)
+            rec = np.zeros(frame.height, dtype=row)
+            null = np.zeros((frame.height, len(names)), dtype=bool)
+            for i, (name, dt) in enumerate(zip(names, dtypes, strict=True)):
+                col = frame[name]
+                if dt.startswith("S"):
+                    rec[f"c{i}"] = col.fill_null("").cast(pl.Binary).to_numpy().astype(dt)
+                elif i in floats:
+                    null[:, i] = col.is_null().to_numpy()
+                    rec[f"c{i}"] = col.cast(pl.Float64).fill_null(np.nan).to_numpy()
+                else:
+                    rec[f"c{i}"] = col.to_numpy()
+            rec["null"] = np.packbits(null, axis=1)  # bit order: big, as BINARY2 has it
+            data = carry + rec.tobytes()
+            cut = len(data) - len(data) % 3
+            if cut:
+                fh.write(base64.b64encode(data[:cut]) + b"\n")
+            carry = data[cut:]
+        if carry:
+            fh.write(base64.b64encode(carry) + b"\n")
+        fh.write(tail)
