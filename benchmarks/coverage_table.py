@@ -46,7 +46,7 @@ def main(argv: list[str]) -> None:
     models = {
         p.stem: json.loads(p.read_text())["test"]
         for p in sorted(cal.glob("*.json"))
-        if p.stem != "teff_best"
+        if p.stem not in ("teff_best", "teff_gaia_corrected")  # the choice, the flag-A label
     }
     by_pred = {m: rep["by_predicted_bin"] for m, rep in models.items()}
     by_pred["teff_best"] = best["test_by_predicted_bin"]

@@ -39,6 +39,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
+from ebteff.config import run_folders  # noqa: E402
 from ebteff.evaluate import regression_metrics  # noqa: E402
 from ebteff.features import ModelSpec, training_rows  # noqa: E402
 from ebteff.forest import (  # noqa: E402
@@ -60,7 +61,7 @@ def cpu_seconds() -> float:
 def fit_one(run: Path, name: str, entry: dict, engine: str, threads: int) -> dict:
     """One model with one engine, in this process."""
     spec = ModelSpec.from_config(name, entry)
-    table = pl.read_parquet(run / "results" / "features" / f"{name}.parquet")
+    table = pl.read_parquet(run_folders(run)[0] / "features" / f"{name}.parquet")
     train = training_rows(table, spec)
     X = train.select(spec.features).to_numpy().astype(np.float32)
     y = train["target"].to_numpy()
@@ -98,7 +99,7 @@ def fit_one(run: Path, name: str, entry: dict, engine: str, threads: int) -> dic
         "sha256": sha,
         "mae_label": regression_metrics(test[spec.target].to_numpy(), teff)["mae"],
     }
-    truth = run / "resources" / "photometry" / "truth.parquet"
+    truth = run_folders(run)[1] / "photometry" / "truth.parquet"
     if truth.exists():
         ref = (
             test.select("source_id")

@@ -21,8 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from ebteff.catalog import model_columns  # noqa: E402
+from ebteff.config import run_folders  # noqa: E402
 from ebteff.features import ModelSpec, prepare_photometry  # noqa: E402
-from ebteff.forest import load_forest  # noqa: E402
+from ebteff.forest import read_flat_forest  # noqa: E402
 from ebteff.io import scan_photometry  # noqa: E402
 from ebteff.predict import LoadedModel, predict_frame  # noqa: E402
 
@@ -40,18 +41,17 @@ def main() -> None:
     ap.add_argument("--stars", type=int, default=50_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    folder = args.run / f"results/models/{args.model}"
-    forest, _ = load_forest(folder / "model.parquet")
+    results, resources = run_folders(args.run)
+    folder = results / "models" / args.model
+    forest, _ = read_flat_forest(folder / "model.parquet")  # as predict_chunk reads it
     meta = json.loads((folder / "metadata.json").read_text())
     spec = ModelSpec.from_config(
         args.model, {k: meta[k] for k in ("features", "target", "transform")}
     )
-    cal = json.loads((args.run / f"results/models/{args.model}/calibration.json").read_text())
+    cal = json.loads((folder / "calibration.json").read_text())
     cal.pop("feature_range", None)
     frame = prepare_photometry(
-        scan_photometry(args.run / "resources/photometry/eb_unified_photometry.parquet").head(
-            args.stars
-        ),
+        scan_photometry(resources / "photometry/eb_unified_photometry.parquet").head(args.stars),
         None,
     ).collect()
     model = LoadedModel(spec, forest)

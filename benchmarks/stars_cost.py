@@ -37,25 +37,35 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-PHOTOMETRY = "resources/photometry/eb_unified_photometry.parquet"
+from ebteff.config import run_folders  # noqa: E402
+
+PHOTOMETRY = "photometry/eb_unified_photometry.parquet"
+
+
+def results_dir(run: Path) -> Path:
+    return run_folders(run)[0]
+
+
+def resources_dir(run: Path) -> Path:
+    return run_folders(run)[1]
 
 
 def run_models(run: Path) -> list[str]:
-    return sorted(p.parent.name for p in (run / "results/models").glob("*/model.parquet"))
+    return sorted(p.parent.name for p in (results_dir(run) / "models").glob("*/model.parquet"))
 
 
 def stored_files(run: Path, models: list[str]) -> dict:
     return {
         "models": {
             m: {
-                "model": run / f"results/models/{m}/model.parquet",
-                "metadata": run / f"results/models/{m}/metadata.json",
-                "calibration": run / f"results/models/{m}/calibration.json",
+                "model": results_dir(run) / f"models/{m}/model.parquet",
+                "metadata": results_dir(run) / f"models/{m}/metadata.json",
+                "calibration": results_dir(run) / f"models/{m}/calibration.json",
             }
             for m in models
         },
-        "best_calibration": run / "results/calibration/teff_best.json",
-        "correction": run / "results/correction/teff_correction.json",
+        "best_calibration": results_dir(run) / "calibration/teff_best.json",
+        "correction": results_dir(run) / "correction/teff_correction.json",
     }
 
 
@@ -63,7 +73,7 @@ def build_table(run: Path, rows: int, dest: Path, batch: int = 200_000) -> Path:
     """``rows`` rows: the run's photometry repeated, source_id made unique, written in batches."""
     if dest.exists():
         return dest
-    base = pl.read_parquet(run / PHOTOMETRY)
+    base = pl.read_parquet(resources_dir(run) / PHOTOMETRY)
     writer = None
     done = 0
     while done < rows:
@@ -82,7 +92,7 @@ def child(args) -> None:
     import astropy.io.fits  # noqa: F401  (imported before the clock starts, like the others)
 
     from ebteff.features import ModelSpec
-    from ebteff.forest import load_forest
+    from ebteff.forest import read_flat_forest
     from ebteff.logs import peak_rss_mb
     from ebteff.predict import LoadedModel, predict_rows
     from ebteff.stars import load_stored_models, predict_stars
@@ -104,10 +114,10 @@ def child(args) -> None:
         )
     else:
         (m,) = models
-        meta = json.loads((run / f"results/models/{m}/metadata.json").read_text())
+        meta = json.loads((results_dir(run) / f"models/{m}/metadata.json").read_text())
         model = LoadedModel(
             ModelSpec.from_config(m, meta),
-            load_forest(run / f"results/models/{m}/model.parquet")[0],
+            read_flat_forest(results_dir(run) / f"models/{m}/model.parquet")[0],
         )
         load_cpu = time.process_time() - start_cpu
         n = pq.ParquetFile(args.table).metadata.num_rows

@@ -7,6 +7,7 @@ what to fix in their config file.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import jsonschema
 import yaml
@@ -42,3 +43,18 @@ def run_name(config: dict) -> str:
     another source (or a named variant) never deletes or rewrites a finished run's files.
     """
     return config.get("run") or config["source"]
+
+
+def run_folders(workdir: str | os.PathLike, run: str | None = None) -> tuple[Path, Path]:
+    """``results/<run>/`` and ``resources/<run>/`` of a working directory (for the benchmarks).
+
+    Without ``run``, the one run under ``results/`` that has models (several: ValueError
+    naming them, so the caller can say which).
+    """
+    root = Path(workdir)
+    if run is None:
+        runs = sorted({p.parts[-4] for p in root.glob("results/*/models/*/model.parquet")})
+        if len(runs) != 1:
+            raise ValueError(f"{root}: expected one run with models under results/, found {runs}")
+        run = runs[0]
+    return root / "results" / run, root / "resources" / run

@@ -108,12 +108,12 @@ def load_stored_models(
     correction and the label calibration (``teff_gaia_corrected.json``; None: flag-A stars get
     percentiles only from their own teff_gspphot_lower/upper). ``models``: name ->
     {model, metadata, calibration} paths, in tie order."""
-    from .forest import load_forest
+    from .forest import read_flat_forest
 
     loaded, calibrations = [], {}
     for name, paths in models.items():
         spec = ModelSpec.from_config(name, _read_json(paths["metadata"]))
-        loaded.append(LoadedModel(spec, load_forest(paths["model"])[0]))
+        loaded.append(LoadedModel(spec, read_flat_forest(paths["model"])[0]))  # as predict_chunk
         calibrations[name] = _read_json(paths["calibration"])
     best = _read_json(best_calibration)
     return StoredModels(
