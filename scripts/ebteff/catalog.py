@@ -814,10 +814,16 @@ def write_csv(cat: pl.DataFrame, path: str | os.PathLike) -> None:
 
 
 def _votable_dtype(s: pl.Series) -> str:
-    """Binary form of a catalogue column in the VOTable: fixed-width ASCII for strings (nulls
-    written empty), big-endian int/long for integer columns without nulls, double otherwise
-    (nulls flagged in the row's null mask and written NaN)."""
+    """Binary form of a catalogue column in the VOTable: fixed-width ASCII (``char``) for
+    strings, UTF-16 (``unicodeChar``, width in code units) for strings that are not all ASCII
+    (nulls written empty), big-endian int/long for integer columns without nulls, double
+    otherwise (nulls flagged in the row's null mask and written NaN)."""
     if s.dtype == pl.String:
+        if bool(s.str.contains(r"[^\x00-\x7f]").any()):  # VOTable char is ASCII: UTF-16 then
+            units = s.fill_null("").map_elements(
+                lambda v: len(v.encode("utf_16_be")) // 2, return_dtype=pl.Int64
+            )
+            return f"U{max(1, int(units.max() or 1))}"
         return f"S{max(1, int(s.str.len_bytes().max() or 1))}"
     if s.dtype.is_integer() and s.null_count() == 0:
         return ">i4" if s.dtype in (pl.Int32, pl.Int16, pl.Int8, pl.UInt8, pl.UInt16) else ">i8"
@@ -853,7 +859,7 @@ def write_votable(
         unit, _ = column_doc(name)
         if dt == ">f8":
             first[name] = MaskedColumn(np.zeros(1), mask=[True], unit=unit or None)
-        else:
+        else:  # U<n>: astropy declares unicodeChar of n characters
             first[name] = np.zeros(1, dtype=dt.lstrip(">"))
     vot = VOTableFile.from_table(first, table_id="eb_teff_catalog")
     vot.set_all_tables_format("binary2")  # compact; TOPCAT and astropy read it
@@ -869,14 +875,16 @@ def write_votable(
     match = re.search(rb'<STREAM encoding="base64">\s*[A-Za-z0-9+/=]*\s*(?=</STREAM>)', text)
     head = text[: match.start()] + b'<STREAM encoding="base64">\n'
     tail = text[match.end() :]
+    packed = [f"S{2 * int(dt[1:])}" if dt.startswith("U") else dt for dt in dtypes]
     row = np.dtype(
-        [("null", "u1", ((len(names) + 7) // 8,))] + [(f"c{i}", dt) for i, dt in enumerate(dtypes)]
+        [("null", "u1", ((len(names) + 7) // 8,))] + [(f"c{i}", dt) for i, dt in enumerate(packed)]
     )
+    batch_rows = max(1, batch_rows)
     floats = {i for i, dt in enumerate(dtypes) if dt == ">f8"}
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         fh.write(head)
         carry = b""  # base64 encodes 3 bytes at a time: the remainder goes with the next batch
-        for lo in range(0, cat.height, max(1, batch_rows)):
+        for lo in range(0, cat.height, batch_rows):
             frame = cat.slice(lo, batch_rows)
             rec = np.zeros(frame.height, dtype=row)
             null = np.zeros((frame.height, len(names)), dtype=bool)
@@ -884,6 +892,8 @@ def write_votable(
                 col = frame[name]
                 if dt.startswith("S"):
                     rec[f"c{i}"] = col.fill_null("").cast(pl.Binary).to_numpy().astype(dt)
+                elif dt.startswith("U"):
+                    rec[f"c{i}"] = [v.encode("utf_16_be") for v in col.fill_null("")]
                 elif i in floats:
                     null[:, i] = col.is_null().to_numpy()
                     rec[f"c{i}"] = col.cast(pl.Float64).fill_null(np.nan).to_numpy()

@@ -48,12 +48,15 @@ def run_name(config: dict) -> str:
 def run_folders(workdir: str | os.PathLike, run: str | None = None) -> tuple[Path, Path]:
     """``results/<run>/`` and ``resources/<run>/`` of a working directory (for the benchmarks).
 
-    Without ``run``, the one run under ``results/`` that has models (several: ValueError
-    naming them, so the caller can say which).
+    Without ``run``, the one run under ``results/`` that has models or feature tables
+    (several: ValueError naming them).
     """
     root = Path(workdir)
     if run is None:
-        runs = sorted({p.parts[-4] for p in root.glob("results/*/models/*/model.parquet")})
+        runs = sorted(
+            {p.parent.name for p in root.glob("results/*/models")}
+            | {p.parent.name for p in root.glob("results/*/features")}
+        )
         if len(runs) != 1:
             raise ValueError(f"{root}: expected one run with models under results/, found {runs}")
         run = runs[0]

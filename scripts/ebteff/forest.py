@@ -286,6 +286,8 @@ class FlatForest:
         split = np.where(
             leaf, df["value"].fill_null(0.0).to_numpy(), df["threshold"].fill_null(0.0).to_numpy()
         ).astype(np.float32)
+        if len(feature) >= 2**31:
+            raise ValueError(f"{len(feature)} nodes: the traversal indexes nodes with int32")
         node = np.arange(len(feature), dtype=np.int64)
         child = np.empty(2 * len(feature), dtype=np.int32)
         child[0::2] = np.where(leaf, node, node + 1)  # the left child follows its parent

@@ -167,9 +167,9 @@ def peak_rss_mb() -> int:
     test runner, a notebook) would read as large as its parent from the start.
     """
     try:
-        with open("/proc/self/status", encoding="ascii") as fh:
+        with open("/proc/self/status", "rb") as fh:  # binary: Name: may be any bytes
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(b"VmHWM:"):
                     return int(line.split()[1]) // 1024  # kB
     except OSError:
         pass

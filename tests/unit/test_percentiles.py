@@ -291,3 +291,26 @@ def test_every_file_format_holds_the_same_rows_and_values(tmp_path):
             assert np.array_equal(got, want, equal_nan=True), name
         assert csv[name].equals(col, check_names=True), name
     hdul.close()
+
+
+def test_votable_keeps_non_ascii_text_and_any_batch_size(tmp_path):
+    # VOTable char is ASCII: a column with other text goes as unicodeChar (UTF-16)
+    from astropy.io.votable import parse_single_table
+
+    cat = pl.DataFrame(
+        {
+            "source_id": [1, 2, 3],
+            "note": ["Ā-star", None, "mé"],
+            "flag": ["A", "X", "B"],
+            "teff_best": [5000.0, None, 6000.0],
+        }
+    )
+    for batch_rows in (0, 1, 2):  # 0 is read as 1
+        write_votable(cat, tmp_path / f"c{batch_rows}.vot", "test", batch_rows=batch_rows)
+        vot = parse_single_table(tmp_path / f"c{batch_rows}.vot")
+        types = {f.name: f.datatype for f in vot.fields}
+        assert types["note"] == "unicodeChar" and types["flag"] == "char"
+        vt = vot.to_table()
+        assert [str(v) for v in vt["note"]] == ["Ā-star", "", "mé"]
+        assert [str(v) for v in vt["flag"]] == ["A", "X", "B"]
+        assert list(np.ma.getmaskarray(vt["teff_best"])) == [False, True, False]
