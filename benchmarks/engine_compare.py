@@ -61,7 +61,8 @@ def cpu_seconds() -> float:
 def fit_one(run: Path, name: str, entry: dict, engine: str, threads: int) -> dict:
     """One model with one engine, in this process."""
     spec = ModelSpec.from_config(name, entry)
-    table = pl.read_parquet(run_folders(run)[0] / "features" / f"{name}.parquet")
+    results, resources = run_folders(run)
+    table = pl.read_parquet(results / "features" / f"{name}.parquet")
     train = training_rows(table, spec)
     X = train.select(spec.features).to_numpy().astype(np.float32)
     y = train["target"].to_numpy()
@@ -99,7 +100,7 @@ def fit_one(run: Path, name: str, entry: dict, engine: str, threads: int) -> dic
         "sha256": sha,
         "mae_label": regression_metrics(test[spec.target].to_numpy(), teff)["mae"],
     }
-    truth = run_folders(run)[1] / "photometry" / "truth.parquet"
+    truth = resources / "photometry" / "truth.parquet"
     if truth.exists():
         ref = (
             test.select("source_id")

@@ -42,30 +42,24 @@ from ebteff.config import run_folders  # noqa: E402
 PHOTOMETRY = "photometry/eb_unified_photometry.parquet"
 
 
-def results_dir(run: Path) -> Path:
-    return run_folders(run)[0]
-
-
-def resources_dir(run: Path) -> Path:
-    return run_folders(run)[1]
-
-
 def run_models(run: Path) -> list[str]:
-    return sorted(p.parent.name for p in (results_dir(run) / "models").glob("*/model.parquet"))
+    models = run_folders(run)[0] / "models"
+    return sorted(p.parent.name for p in models.glob("*/model.parquet"))
 
 
 def stored_files(run: Path, models: list[str]) -> dict:
+    results = run_folders(run)[0]
     return {
         "models": {
             m: {
-                "model": results_dir(run) / f"models/{m}/model.parquet",
-                "metadata": results_dir(run) / f"models/{m}/metadata.json",
-                "calibration": results_dir(run) / f"models/{m}/calibration.json",
+                "model": results / f"models/{m}/model.parquet",
+                "metadata": results / f"models/{m}/metadata.json",
+                "calibration": results / f"models/{m}/calibration.json",
             }
             for m in models
         },
-        "best_calibration": results_dir(run) / "calibration/teff_best.json",
-        "correction": results_dir(run) / "correction/teff_correction.json",
+        "best_calibration": results / "calibration/teff_best.json",
+        "correction": results / "correction/teff_correction.json",
     }
 
 
@@ -73,7 +67,7 @@ def build_table(run: Path, rows: int, dest: Path, batch: int = 200_000) -> Path:
     """``rows`` rows: the run's photometry repeated, source_id made unique, written in batches."""
     if dest.exists():
         return dest
-    base = pl.read_parquet(resources_dir(run) / PHOTOMETRY)
+    base = pl.read_parquet(run_folders(run)[1] / PHOTOMETRY)
     writer = None
     done = 0
     while done < rows:
@@ -114,10 +108,10 @@ def child(args) -> None:
         )
     else:
         (m,) = models
-        meta = json.loads((results_dir(run) / f"models/{m}/metadata.json").read_text())
+        files = stored_files(run, [m])["models"][m]
         model = LoadedModel(
-            ModelSpec.from_config(m, meta),
-            read_flat_forest(results_dir(run) / f"models/{m}/model.parquet")[0],
+            ModelSpec.from_config(m, json.loads(files["metadata"].read_text())),
+            read_flat_forest(files["model"])[0],
         )
         load_cpu = time.process_time() - start_cpu
         n = pq.ParquetFile(args.table).metadata.num_rows

@@ -880,7 +880,6 @@ def write_votable(
         [("null", "u1", ((len(names) + 7) // 8,))] + [(f"c{i}", dt) for i, dt in enumerate(packed)]
     )
     batch_rows = max(1, batch_rows)
-    floats = {i for i, dt in enumerate(dtypes) if dt == ">f8"}
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         fh.write(head)
         carry = b""  # base64 encodes 3 bytes at a time: the remainder goes with the next batch
@@ -894,7 +893,7 @@ def write_votable(
                     rec[f"c{i}"] = col.fill_null("").cast(pl.Binary).to_numpy().astype(dt)
                 elif dt.startswith("U"):
                     rec[f"c{i}"] = [v.encode("utf_16_be") for v in col.fill_null("")]
-                elif i in floats:
+                elif dt == ">f8":
                     null[:, i] = col.is_null().to_numpy()
                     rec[f"c{i}"] = col.cast(pl.Float64).fill_null(np.nan).to_numpy()
                 else:

@@ -58,6 +58,6 @@ def run_folders(workdir: str | os.PathLike, run: str | None = None) -> tuple[Pat
             | {p.parent.name for p in root.glob("results/*/features")}
         )
         if len(runs) != 1:
-            raise ValueError(f"{root}: expected one run with models under results/, found {runs}")
+            raise ValueError(f"{root}: expected one run under results/, found {runs}")
         run = runs[0]
     return root / "results" / run, root / "resources" / run

@@ -254,8 +254,8 @@ class FlatForest:
     the leaf's value, so every star takes exactly ``depths[t]`` steps down tree ``t`` with no
     branch on the data: the next node is a load indexed by the comparison, the same work for
     every star, which a processor pipelines far better than a branch it mispredicts half of
-    the time (and which no compiler can turn back into one). ``roots`` are the trees' first
-    nodes, in tree order.
+    the time (a multiply-add on the comparison, the earlier form, was compiled back into such a
+    branch for some processors). ``roots`` are the trees' first nodes, in tree order.
     """
 
     feature: np.ndarray  # int8
