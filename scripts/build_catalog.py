@@ -10,9 +10,6 @@ import polars as pl
 from ebteff import __version__
 from ebteff.catalog import (
     GSPPHOT_PERCENTILES,
-    MODEL_BIT0,
-    RENAMES,
-    VOTABLE_DESCRIPTION,
     best_percentile_report,
     catalogue_base,
     catalogue_rows,
@@ -21,14 +18,14 @@ from ebteff.catalog import (
     fit_label_calibration,
     label_percentile_report,
     summarise,
-    write_csv,
-    write_fits,
-    write_votable,
 )
+from ebteff.columns import RENAMES, VOTABLE_DESCRIPTION
 from ebteff.correction import correction_origin, load_correction_json
 from ebteff.features import prepare_photometry
+from ebteff.flags import model_bit_comment
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
 from ebteff.logs import finished, setup_logging
+from ebteff.writers import write_csv, write_fits, write_votable
 
 
 def creation_date() -> str:
@@ -143,7 +140,7 @@ def main(smk) -> None:
     summary["correction"] = origin
     summary["flag_a_without_uncertainty"] = no_uncertainty
     for i, (m, path) in enumerate(zip(models, smk.input.models, strict=True), start=1):
-        header[f"MODEL{i}"] = (m, f"model name; flag_bits bit {MODEL_BIT0 + i - 1} when it won")
+        header[f"MODEL{i}"] = (m, model_bit_comment(i))
         header[f"MSHA{i}"] = (sha256sum(path), f"sha256 of model {i} file")
     for i, (old, new) in enumerate(RENAMES.items(), start=1):
         header[f"RENAME{i}"] = (f"{old} -> {new}", "column renamed since the earlier catalogue")

@@ -5,7 +5,7 @@ memory holds the forests and one batch whatever the size of the table.
 """
 
 from ebteff import __version__
-from ebteff.catalog import MODEL_BIT0
+from ebteff.flags import model_bit_comment
 from ebteff.io import sha256sum
 from ebteff.logs import Progress, finished, setup_logging, timed
 from ebteff.stars import load_stored_models, predict_stars
@@ -29,7 +29,7 @@ def main(smk) -> None:
         "STARSSHA": (sha256sum(inp.table), "sha256 of the input table of stars"),
     }
     for i, (m, path) in enumerate(zip(smk.params.models, inp.models, strict=True), start=1):
-        header[f"MODEL{i}"] = (m, f"model name; flag_bits bit {MODEL_BIT0 + i - 1} when it won")
+        header[f"MODEL{i}"] = (m, model_bit_comment(i))
         header[f"MSHA{i}"] = (sha256sum(path), f"sha256 of model {i} file")
     with (
         timed(logger, f"predicting {inp.table}"),

@@ -24,6 +24,7 @@ from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter  # noqa: E402
 
 from .correction import Correction, blend_weight  # noqa: E402
+from .flags import FLAG_LABEL  # noqa: E402
 
 plt.rcParams.update(
     {
@@ -701,14 +702,6 @@ def importances_figure(importances: dict[str, dict[str, float] | None], path) ->
 
 # -- catalogue -----------------------------------------------------------------------------------
 
-FLAG_MEANING = {
-    "A": "GSP-Phot",
-    "B": "\u03c3 < 300 K",
-    "C": "\u03c3 < 500 K",
-    "D": "\u03c3 \u2265 500 K",
-    "X": "no Teff",
-}
-
 
 def catalog_summary_figure(summary: dict, path) -> None:
     """Stars per quality flag, and where teff_best came from / which model won (summary.json)."""
@@ -717,7 +710,7 @@ def catalog_summary_figure(summary: dict, path) -> None:
     total = max(sum(flags.values()), 1)
     keys = list(flags)
     colors = series_colors(len(keys), "cividis")
-    bars = ax_f.bar([f"{k}\n{FLAG_MEANING.get(k, '')}" for k in keys], [flags[k] for k in keys])
+    bars = ax_f.bar([f"{k}\n{FLAG_LABEL.get(k, '')}" for k in keys], [flags[k] for k in keys])
     for b, c in zip(bars, colors, strict=True):
         b.set_color(c)
     for b, k in zip(bars, keys, strict=True):

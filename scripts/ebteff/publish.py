@@ -44,9 +44,11 @@ import yaml
 
 from . import __version__
 from .calibrate import ONE_SIGMA, TWO_SIGMA
-from .catalog import FLAG_B_MAX, FLAG_C_MAX, column_doc
+from .columns import column_doc
 from .evaluate import markdown_table
+from .flags import FLAG_MEANING
 from .io import sha256sum
+from .split import SPLITS
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +102,6 @@ COVERAGE_LABELS = {
     "logg_gaia": "GSP-Phot log g",
     "mh_gaia": "GSP-Phot [M/H]",
 }
-
-FLAG_MEANING = {
-    "A": "GSP-Phot Teff (hot-star corrected)",
-    "B": f"ML prediction, calibrated sigma < {FLAG_B_MAX:.0f} K",
-    "C": f"ML prediction, {FLAG_B_MAX:.0f} K <= sigma < {FLAG_C_MAX:.0f} K",
-    "D": f"ML prediction, sigma >= {FLAG_C_MAX:.0f} K",
-    "X": "no Teff (no label and no model had its features)",
-}
-
-SPLITS = ("train", "calibration", "test")
 
 #: What calibrated Gaussian uncertainties give (the PIT of a uniform: 1/sqrt(12)).
 IDEAL = {"within_1sigma": ONE_SIGMA, "within_2sigma": TWO_SIGMA, "pit_std": 12**-0.5}

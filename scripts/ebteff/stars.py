@@ -260,8 +260,8 @@ def predict_stars(
 ) -> dict:
     """Predict every row of the table at ``path`` into ``parquet_out`` (and ``fits_out``),
     batch by batch and atomically; returns counts (rows, flags, predicted per model)."""
-    from .catalog import write_fits_batches
     from .io import parquet_batches
+    from .writers import write_fits_batches
 
     counts: dict = {}
     ids = []

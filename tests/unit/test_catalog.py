@@ -14,7 +14,8 @@ from ebteff.calibrate import (
     coverage_report,
     fit_calibration,
 )
-from ebteff.catalog import assemble, assign_flags, best_of, fit_label_calibration, summarise
+from ebteff.catalog import assemble, best_of, fit_label_calibration, summarise
+from ebteff.flags import assign_flags
 from ebteff.predict import chunk_bounds
 
 NAN = np.nan

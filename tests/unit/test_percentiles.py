@@ -23,19 +23,15 @@ from ebteff.calibrate import (
     pit,
 )
 from ebteff.catalog import (
-    FLAG_BITS,
-    MODEL_BIT0,
     assemble,
     check_uncertainties,
-    column_doc,
     fit_label_calibration,
-    flag_bits,
     label_percentiles,
     model_columns,
-    write_csv,
-    write_fits,
-    write_votable,
 )
+from ebteff.columns import column_doc
+from ebteff.flags import FLAG_BITS, MODEL_BIT0, flag_bits
+from ebteff.writers import write_csv, write_fits, write_votable
 
 NAN = np.nan
 

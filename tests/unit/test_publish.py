@@ -25,7 +25,7 @@ from ebteff.calibrate import (
     fit_calibration,
     split_report,
 )
-from ebteff.catalog import catalogue_rows, summarise, write_fits
+from ebteff.catalog import catalogue_rows, summarise
 from ebteff.correction import Correction, dump_legacy_pickle, save_correction_json
 from ebteff.evaluate import full_metrics
 from ebteff.features import ModelSpec, build_feature_table, prepare_photometry
@@ -49,6 +49,7 @@ from ebteff.publish import (
 )
 from ebteff.split import split_table
 from ebteff.validate import validate_photometry
+from ebteff.writers import write_fits
 from tables import make_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

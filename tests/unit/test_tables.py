@@ -7,7 +7,6 @@ import polars as pl
 import pytest
 from astropy.table import Table
 
-from ebteff.catalog import write_fits, write_fits_batches
 from ebteff.schema import COLUMNS, SENTINEL
 from ebteff.tables import (
     TableError,
@@ -18,6 +17,7 @@ from ebteff.tables import (
     table_format,
     table_stem,
 )
+from ebteff.writers import write_fits, write_fits_batches
 from tables import archive_table, make_table, write_as
 
 

@@ -21,7 +21,7 @@ import pytest
 from astropy.table import Table
 
 from ebteff.calibrate import PERCENTILE_NAMES as PERCENTILES
-from ebteff.catalog import FLAG_BITS
+from ebteff.flags import FLAG_BITS
 from tables import archive_table, write_as
 from workflow_runner import load_test_config, run_snakemake, write_config
 

@@ -394,7 +394,7 @@ def test_percentiles_cover_the_test_stars(snakemake_run):
 
 
 def test_every_star_with_a_teff_has_percentiles_and_flag_bits(snakemake_run):
-    from ebteff.catalog import FLAG_BITS, MODEL_BIT0
+    from ebteff.flags import FLAG_BITS, MODEL_BIT0
 
     workdir, _ = snakemake_run
     cat = pl.read_parquet(workdir / "results/tiny/catalog/eb_teff_catalog.parquet")
