@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from ebteff.simulate import simulate_catalogue  # noqa: E402
+from ebteff.sim.simulate import simulate_catalogue  # noqa: E402
 
 FULL_SIZE = 2_179_680
 

@@ -1,7 +1,7 @@
 """Rule simulate_photometry: write the simulated catalogue, its truth and a reference sample."""
 
 from ebteff.logs import finished, setup_logging, timed
-from ebteff.simulate import simulate_catalogue
+from ebteff.sim.simulate import simulate_catalogue
 
 
 def main(smk) -> None:

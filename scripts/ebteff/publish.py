@@ -300,7 +300,7 @@ def _origin_note(run: Run, release: Release) -> str:
         seed = f", seed {detail['seed']}" if "seed" in detail else ""
         return (
             f"> **Simulated data.** The {rows} stars of this release come from the workflow's "
-            f"simulator (`ebteff.simulate`{seed}): they have the schema, survey coverage and "
+            f"simulator (`ebteff.sim.simulate`{seed}): they have the schema, survey coverage and "
             "missing-value pattern of the Gaia DR3 eclipsing-binary table, but no row is a real "
             "star. Use this release to test code and to see what the workflow produces, not "
             "for science.\n"

@@ -1,4 +1,4 @@
-"""Tests of the simulated catalogue (ebteff.simulate) and the stellar physics under it."""
+"""Tests of the simulated catalogue (ebteff.sim.simulate) and the stellar physics under it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from ebteff import simulate, stellar
 from ebteff.io import sha256sum
 from ebteff.schema import COLUMNS, COVERAGE_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
+from ebteff.sim import simulate, stellar
 
 N_STARS = 20_000
 

@@ -1,7 +1,7 @@
 """Stellar physics for the simulated catalogue: one star's magnitudes from its parameters.
 
 Everything here is a deterministic function of (Teff, logg, [Fe/H], A0, radius, distance); the
-randomness of the simulated population lives in :mod:`ebteff.simulate`. Sources, cited next to
+randomness of the simulated population lives in :mod:`ebteff.sim.simulate`. Sources, cited next to
 each use:
 
 - Gaia G, BP, RP: the Kurucz ATLAS9 (Castelli & Kurucz 2003) synthetic photometry grid of
@@ -36,7 +36,7 @@ import numpy as np
 import polars as pl
 
 #: The grid shipped with the package (provenance in data/README.md).
-GRID_PATH = Path(__file__).with_name("data") / "kurucz_gaiaedr3_grid.parquet"
+GRID_PATH = Path(__file__).parent.parent / "data" / "kurucz_gaiaedr3_grid.parquet"
 
 #: Passband names in the grid, in the order of every (..., 3) array here: G, BP, RP.
 GRID_PASSBANDS = ("G", "Gbp", "Grp")

@@ -11,7 +11,7 @@
    hot-star correction.
 
 Each star is an eclipsing binary: two components whose fluxes add in every band. Magnitudes come
-from :mod:`ebteff.stellar` (Kurucz grid, published relations); this module draws the population,
+from :mod:`ebteff.sim.stellar` (Kurucz grid, published relations); this module draws the population,
 places it in a dusty Galactic disc, selects what Gaia, Pan-STARRS1 and 2MASS would see, adds noise
 and makes GSP-Phot-like labels. Every random number comes from ``np.random.default_rng([seed,
 block])``, so the same (n_stars, seed, block_size) gives byte-identical files.
@@ -41,7 +41,7 @@ primaries are hotter than the labels: TEFF_WEIGHTS is tuned so the *labels* foll
 true blended Teff ~10,400 K for a label mean of ~7,300 K). Stars cooler than 3,500 K (below the
 Kurucz grid) are drawn rarely as primaries (1.5% of dwarf candidates, ~1% of the catalogue);
 low-mass secondaries are often that cool but contribute little light. Their Gaia magnitudes are
-extrapolated (see :mod:`ebteff.stellar`).
+extrapolated (see :mod:`ebteff.sim.stellar`).
 
 Population, Galaxy and survey knobs are module constants below; the ones marked "tuned" were set
 so that every coverage of :data:`ebteff.schema.PUBLISHED_COVERAGE` and the label Teff bins of
@@ -64,9 +64,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import special
 
+from ..io import atomic_output
+from ..schema import COLUMNS, COVERAGE_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
 from . import stellar
-from .io import atomic_output
-from .schema import COLUMNS, COVERAGE_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
 
 log = logging.getLogger(__name__)
 
@@ -722,7 +722,7 @@ def simulate_catalogue(
     with contextlib.ExitStack() as stack:
         bar = None
         if progress:
-            from .logs import Progress
+            from ..logs import Progress
 
             bar = stack.enter_context(Progress(log, "simulate", n_stars, unit="star"))
         tmp_phot = stack.enter_context(atomic_output(photometry_path))
