@@ -36,6 +36,7 @@ include: "rules/catalog.smk"
 include: "rules/publish.smk"
 include: "rules/report.smk"
 include: "rules/stars.smk"
+include: "rules/tune.smk"
 
 
 rule all:

@@ -476,3 +476,61 @@ def release_file_pin(wildcards):
             "model_source block) or its model card. Nothing was downloaded."
         )
     return pin
+
+
+# -- hyperparameter search (rules/tune.smk) ---------------------------------------------------
+
+TUNING = config["tuning"]
+TUNED = list(TUNING["models"])
+
+
+def tuning_path(path):
+    """``path`` below a tuned model's folder, results/<run>/tuning/{model}/."""
+    return results_path(f"tuning/{{model}}/{path}")
+
+
+def trial_ids():
+    """Names of the trials of a search: 0000, 0001, ..."""
+    return [f"{t:04d}" for t in range(TUNING["trials"])]
+
+
+def trial_window(wildcards):
+    """The trials that trial t is drawn from: 0 ... t - jobs (see ebteff.tuning)."""
+    t = int(wildcards.trial)
+    return expand(
+        results_path("tuning/{model}/trials/{trial}.json"),
+        model=wildcards.model,
+        trial=[f"{i:04d}" for i in range(0, t - TUNING["jobs"] + 1)],
+    )
+
+
+def tuning_settings(wildcards):
+    """Everything that changes a trial's score or draw (the study's name digests it, with the
+    feature table's and correction's sha256)."""
+    return {
+        "model": feature_spec(wildcards),
+        "hyperparameters": config["models"][wildcards.model]["hyperparameters"],
+        "engine": model_engine(wildcards),
+        "split_salt": config["split"]["salt"],
+        **{
+            k: TUNING[k]
+            for k in ("space", "objective", "folds", "seed", "jobs", "trials")
+        },
+    }
+
+
+def tuning_targets():
+    """What `snakemake tune` builds."""
+    if not TUNED:
+        raise WorkflowError(
+            "`snakemake tune` has no model to tune: list models under tuning.models"
+        )
+    unknown = [m for m in TUNED if m not in MODELS]
+    if unknown:
+        raise WorkflowError(
+            f"tuning.models names {', '.join(unknown)}, not model(s) of `models:` "
+            f"({', '.join(MODELS)})"
+        )
+    files = ["best.yaml", "best.json", "trials.csv", "summary.json"]
+    targets = expand(results_path("tuning/{model}/{file}"), model=TUNED, file=files)
+    return targets + expand(f"{PLOTS}/tuning/{{model}}.png", model=TUNED)

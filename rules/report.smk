@@ -137,3 +137,29 @@ rule plot_metrics:
         models=MODELS,
     script:
         "../scripts/plot_metrics.py"
+
+
+# `snakemake tune` only: put it among the targets of the report to include these,
+#   snakemake --report results/<run>/report.html all tune
+rule plot_tuning:
+    input:
+        summary=results_path("tuning/{model}/summary.json"),
+        table=results_path("tuning/{model}/trials.csv"),
+    output:
+        plot=report(
+            f"{PLOTS}/tuning/{{model}}.png",
+            caption="../report/tuning.rst",
+            category="5 Models",
+            subcategory="hyperparameter search",
+            labels={"model": "{model}"},
+        ),
+    log:
+        results_path("logs/plot_tuning/{model}.log"),
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/plot_tuning.py"
