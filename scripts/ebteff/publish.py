@@ -655,8 +655,8 @@ from pathlib import Path
 import polars as pl
 from huggingface_hub import hf_hub_download
 
-# ebteff is the workflow's own library (scripts/ebteff): put the workflow's scripts/ folder on
-# PYTHONPATH. The models are Parquet tables of tree nodes, not pickles: loading runs no code.
+# ebteff is the workflow's own library: `pip install .` in a checkout of the workflow installs
+# it. The models are Parquet tables of tree nodes, not pickles: loading runs no code.
 import ebteff
 
 MODELS, DATASET, REVISION = "{release.model_repo}", "{release.dataset_repo}", "{release.revision}"

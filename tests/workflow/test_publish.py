@@ -1,7 +1,7 @@
 """End-to-end: `snakemake publish` (staging, dry run, upload) and `model_source: huggingface`.
 
-The loopback Hub (``tests/hubserver.py``) stands in for huggingface.co: the rule scripts run the
-real ``huggingface_hub`` client in the subprocesses Snakemake starts, pointed at it by
+The loopback Hub (``tests/helpers/hubserver.py``) stands in for huggingface.co: the rule scripts
+run the real ``huggingface_hub`` client in the subprocesses Snakemake starts, pointed at it by
 ``HF_ENDPOINT``.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hubserver import HubServer
-from workflow_runner import REPO, load_test_config, run_snakemake, write_config
+from helpers.hubserver import HubServer
+from helpers.workflow_runner import load_test_config, run_snakemake, write_config
 
 MODELS = list(load_test_config()["models"])
 PUBLISH = Path("results/tiny/publish")
@@ -133,7 +133,7 @@ def test_the_model_cards_snippet_reproduces_the_catalogue(staged_run, hub_server
     result = tmp_path / "result.parquet"
     script = tmp_path / "snippet.py"
     script.write_text(f"{code}\nresult.write_parquet({str(result)!r})\n")
-    env = hub_server.client_env(tmp_path / "hf-home", PYTHONPATH=str(REPO / "scripts"))
+    env = hub_server.client_env(tmp_path / "hf-home")
     proc = subprocess.run(
         [sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True
     )

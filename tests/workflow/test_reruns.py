@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from workflow_runner import load_test_config, run_snakemake, write_config
+from helpers.workflow_runner import load_test_config, run_snakemake, write_config
 
 MODELS = list(load_test_config()["models"])
 CHUNKS = load_test_config()["predict"]["chunks"]

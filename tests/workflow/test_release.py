@@ -1,8 +1,8 @@
 """Publishing: cards, staging and manifest, the upload protocol, and using published models.
 
 A miniature run is built with the library itself (the same calls the rule scripts make), staged,
-and sent to the loopback Hub (``tests/hubserver.py``) with the real ``huggingface_hub`` client:
-what arrives there is compared byte for byte with what was staged.
+and sent to the loopback Hub (``tests/helpers/hubserver.py``) with the real ``huggingface_hub``
+client: what arrives there is compared byte for byte with what was staged.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from ebteff.publish import (
 from ebteff.split import split_table
 from ebteff.validate import validate_photometry
 from ebteff.writers import write_fits
-from tables import make_table
+from helpers.photometry_tables import make_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATASET_REPO = "ebteff-test/gaia-eb-teff-datasets"
@@ -562,7 +562,7 @@ def test_an_invalid_card_is_refused_before_any_file_is_sent(staged, hub):
 def run_snippet(code: str, hub, tmp_path: Path, epilogue: str = "") -> subprocess.CompletedProcess:
     script = tmp_path / "snippet.py"
     script.write_text(code + epilogue)
-    env = hub.client_env(tmp_path / "hf-home", PYTHONPATH=str(REPO_ROOT / "scripts"))
+    env = hub.client_env(tmp_path / "hf-home")
     return subprocess.run(
         [sys.executable, str(script)],
         env=env,
