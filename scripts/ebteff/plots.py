@@ -23,7 +23,9 @@ import polars as pl  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter  # noqa: E402
 
+from .calibrate import ONE_SIGMA, PIT_STD, TWO_SIGMA  # noqa: E402
 from .correction import Correction, blend_weight  # noqa: E402
+from .features import TEFF_MAX, TEFF_MIN  # noqa: E402
 from .flags import FLAG_LABEL  # noqa: E402
 
 plt.rcParams.update(
@@ -38,11 +40,7 @@ plt.rcParams.update(
     }
 )
 
-#: Teff range of every Teff axis (K): the label filter of the models.
-TEFF_MIN, TEFF_MAX = 2_500.0, 50_000.0
 TEFF_TICKS = (3000, 5000, 10000, 20000, 50000)
-NOMINAL_1SIGMA, NOMINAL_2SIGMA = 0.682689492, 0.954499736
-IDEAL_PIT_STD = 1 / np.sqrt(12)
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
 MARKERS = ("o", "s", "^", "D", "v", "P")
 
@@ -476,8 +474,8 @@ def calibration_coverage_figure(reports: dict[str, dict], path) -> None:
         colors = series_colors(len(coverages))
         hatches = ("", "//", "..", "xx", "\\\\", "oo")
         for ax, key, nominal in (
-            (axes[0, col], "within_1sigma", NOMINAL_1SIGMA),
-            (axes[1, col], "within_2sigma", NOMINAL_2SIGMA),
+            (axes[0, col], "within_1sigma", ONE_SIGMA),
+            (axes[1, col], "within_2sigma", TWO_SIGMA),
         ):
             for i, ((name, cov), color) in enumerate(zip(coverages.items(), colors, strict=True)):
                 stats = [cov.get("overall", {}), *(cov.get("per_bin", {}).get(b, {}) for b in bins)]
@@ -639,7 +637,7 @@ def pit_figure(reports: dict[str, dict], path) -> None:
             ax.text(
                 0.5,
                 0.97,
-                f"PIT std {pit_std:.3f} (ideal {IDEAL_PIT_STD:.3f}), n = {overall.get('n', 0):,}",
+                f"PIT std {pit_std:.3f} (ideal {PIT_STD:.3f}), n = {overall.get('n', 0):,}",
                 transform=ax.transAxes,
                 ha="center",
                 va="top",

@@ -14,7 +14,7 @@ from ebteff.features import ModelSpec, prepare_photometry
 from ebteff.forest import save_forest, train_forest
 from ebteff.io import write_json
 from ebteff.predict import LoadedModel, predict_frame
-from ebteff.stars import BEST_CALIBRATION_FILE, CORRECTION_FILE
+from ebteff.release import BEST_CALIBRATION_FILE, CORRECTION_FILE
 
 from .photometry_tables import make_table
 

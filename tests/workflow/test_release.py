@@ -33,19 +33,15 @@ from ebteff.forest import load_forest, save_forest, train_forest
 from ebteff.hub import ChecksumError
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
 from ebteff.predict import LoadedModel, predict_frame
-from ebteff.publish import (
-    MissingTokenError,
+from ebteff.publish.run import Release, load_run
+from ebteff.publish.stage import StagingError, stage, verify_staged
+from ebteff.publish.text import size_category
+from ebteff.publish.upload import MissingTokenError, upload
+from ebteff.published import (
     PublishedModelMismatchError,
-    Release,
-    StagingError,
     UnpinnedModelError,
     fetch_model,
-    load_run,
     model_pins,
-    size_category,
-    stage,
-    upload,
-    verify_staged,
 )
 from ebteff.split import split_table
 from ebteff.validate import validate_photometry
@@ -599,12 +595,6 @@ def test_the_cards_usage_snippets_work_against_the_published_repos(
 
 
 # -- using published models ----------------------------------------------------------------------
-
-
-def test_the_forest_format_is_the_one_ebteff_forest_writes():
-    from ebteff import forest, publish
-
-    assert publish.FOREST_FORMAT == forest.FORMAT
 
 
 def test_an_unpinned_model_file_is_refused_and_the_reason_given():
