@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from helpers.hubserver import HubServer
 from helpers.workflow_runner import load_test_config, run_snakemake, write_config
@@ -109,12 +110,15 @@ def test_the_dry_run_stages_both_folders_and_sends_nothing(staged_run):
 def test_the_cards_quote_the_tiny_runs_own_numbers(staged_run):
     workdir, _, _ = staged_run
     models_card = (workdir / PUBLISH / "models/README.md").read_text()
-    assert models_card.startswith(
-        "---\nlibrary_name: scikit-learn\npipeline_tag: tabular-regression"
-    )
+    front = yaml.safe_load(models_card.split("---\n")[1])
+    assert front["library_name"] == "scikit-learn"
+    assert front["pipeline_tag"] == "tabular-regression"
+    (index,) = front["model-index"]
+    shown = {(m["config"], m["type"]): m["value"] for m in index["results"][0]["metrics"]}
     for model in MODELS:
         metrics = json.loads((workdir / f"results/tiny/models/{model}/metrics.json").read_text())
         test = metrics["splits"]["test"]["vs_label"]["overall"]
+        assert shown[model, "mae"] == round(test["mae"], 1)
         assert f"| test vs label | {test['n']} | {test['mae']:.0f} | {test['rmse']:.0f} |" in (
             models_card
         )
