@@ -1,4 +1,4 @@
-"""Models published by another run's release: what a release holds, pins, fetching.
+"""Models published by another run's release: pins, checks, fetching (file names: ebteff.release).
 
 A model file from outside the run is used only when its sha256 is pinned in the config
 (:func:`model_pins`). Our forests are Parquet tables that load without running code, but the rule
