@@ -7,7 +7,10 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The importable library lives in scripts/ebteff; rules and helpers use it too.
+# The library, scripts/ebteff, is installed by requirements.txt (`-e .`). This line stays so that
+# the DAG is built with this checkout's library also where Snakemake runs without it installed (a
+# snakemake of its own environment with --use-conda): the jobs get the same library that way, as
+# Snakemake puts scripts/, the folder of the rule scripts, on each job's sys.path.
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 from ebteff.config import run_name, validate_config
 

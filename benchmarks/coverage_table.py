@@ -14,14 +14,15 @@ import json
 import sys
 from pathlib import Path
 
-ONE, TWO = 0.682689492, 0.954499736
+from ebteff.calibrate import ONE_SIGMA, TOLERANCE_1SIGMA, TOLERANCE_2SIGMA, TWO_SIGMA
 
 
 def cell(st: dict) -> str:
     if not st.get("n"):
         return "-"
     c1, c2 = st["within_1sigma"], st["within_2sigma"]
-    mark = "" if abs(c1 - ONE) <= 0.03 and abs(c2 - TWO) <= 0.02 else "*"
+    ok = abs(c1 - ONE_SIGMA) <= TOLERANCE_1SIGMA and abs(c2 - TWO_SIGMA) <= TOLERANCE_2SIGMA
+    mark = "" if ok else "*"
     return f"{100 * c1:.1f} / {100 * c2:.1f}{mark}"
 
 

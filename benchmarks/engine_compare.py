@@ -36,13 +36,10 @@ import numpy as np
 import polars as pl
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-
-from ebteff.config import run_folders  # noqa: E402
-from ebteff.evaluate import regression_metrics  # noqa: E402
-from ebteff.features import ModelSpec, training_rows  # noqa: E402
-from ebteff.forest import (  # noqa: E402
+from ebteff.config import run_folders
+from ebteff.evaluate import regression_metrics
+from ebteff.features import ModelSpec, training_rows
+from ebteff.forest import (
     ENGINES,
     engine_version,
     load_forest,
@@ -50,7 +47,9 @@ from ebteff.forest import (  # noqa: E402
     save_forest,
     train_forest,
 )
-from ebteff.logs import peak_rss_mb  # noqa: E402
+from ebteff.logs import peak_rss_mb
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def cpu_seconds() -> float:

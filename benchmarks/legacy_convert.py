@@ -21,12 +21,10 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from ebteff.features import ModelSpec  # noqa: E402
-from ebteff.io import sha256sum  # noqa: E402
-from ebteff.legacy import convert_legacy_forest, load_forest_pickle  # noqa: E402
-from ebteff.logs import peak_rss_mb  # noqa: E402
+from ebteff.features import ModelSpec
+from ebteff.io import sha256sum
+from ebteff.legacy import convert_legacy_forest, load_forest_pickle
+from ebteff.logs import peak_rss_mb
 
 FEATURES = ["g", "bp", "rp", "bp_rp", "g_bp", "g_rp"]
 

@@ -16,18 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
 import polars as pl  # noqa: E402
 
-from ebteff.evaluate import regression_metrics  # noqa: E402
-from ebteff.features import ModelSpec  # noqa: E402
-from ebteff.forest import load_forest, predict_trees, save_forest  # noqa: E402
+from ebteff.evaluate import regression_metrics
+from ebteff.features import ModelSpec
+from ebteff.forest import load_forest, predict_trees, save_forest
 
 
 def main() -> None:

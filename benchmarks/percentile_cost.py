@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from ebteff.catalog import model_columns  # noqa: E402
-from ebteff.config import run_folders  # noqa: E402
-from ebteff.features import ModelSpec, prepare_photometry  # noqa: E402
-from ebteff.forest import read_flat_forest  # noqa: E402
-from ebteff.io import scan_photometry  # noqa: E402
-from ebteff.predict import LoadedModel, predict_frame  # noqa: E402
+from ebteff.catalog import model_columns
+from ebteff.config import run_folders
+from ebteff.features import ModelSpec, prepare_photometry
+from ebteff.forest import read_flat_forest
+from ebteff.io import scan_photometry
+from ebteff.predict import LoadedModel, predict_frame
 
 
 def timed(fn):

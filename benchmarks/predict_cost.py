@@ -31,19 +31,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from ebteff.features import ModelSpec, finite_or_null, prepare_photometry  # noqa: E402
-from ebteff.forest import (  # noqa: E402
+from ebteff.features import ModelSpec, finite_or_null, prepare_photometry
+from ebteff.forest import (
     flatten_forest,
     load_forest,
     predict_trees,
     predict_trees_per_tree,
     read_flat_forest,
 )
-from ebteff.io import scan_photometry  # noqa: E402
-from ebteff.logs import peak_rss_mb  # noqa: E402
-from ebteff.predict import LoadedModel, predict_rows  # noqa: E402
+from ebteff.io import scan_photometry
+from ebteff.logs import peak_rss_mb
+from ebteff.predict import LoadedModel, predict_rows
 
 
 def load(model_dir: Path, flat: bool = False) -> LoadedModel:

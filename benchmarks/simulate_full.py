@@ -12,9 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from ebteff.sim.simulate import simulate_catalogue  # noqa: E402
+from ebteff.sim.simulate import simulate_catalogue
 
 FULL_SIZE = 2_179_680
 

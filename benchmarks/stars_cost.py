@@ -35,9 +35,7 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from ebteff.config import run_folders  # noqa: E402
+from ebteff.config import run_folders
 
 PHOTOMETRY = "photometry/eb_unified_photometry.parquet"
 

@@ -12,7 +12,7 @@ writes a Markdown summary:
 Usage (the full benchmark, about an hour and a half on 2 cores):
 
     python benchmarks/workflow_scaling.py --sizes 200000,1000000,2179680 \
-        --workdir /tmp/ebteff-bench --output results/full/benchmarks/summary.md
+        --workdir results/scaling --output results/full/benchmarks/summary.md
 
 ``--summarise-only`` rebuilds the summary from existing working directories; a size that already
 has a finished run there is not run again unless ``--rerun``. Extra arguments go to Snakemake.
@@ -183,7 +183,7 @@ def summary_markdown(results: dict[int, dict], cores: int) -> str:
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default=f"200000,1000000,{FULL_SIZE}")
-    ap.add_argument("--workdir", default="/tmp/ebteff-bench", type=Path)
+    ap.add_argument("--workdir", default="results/scaling", type=Path)
     ap.add_argument(
         "--output", default=REPO / "results" / "full" / "benchmarks" / "summary.md", type=Path
     )

@@ -279,7 +279,7 @@ MODEL_SOURCE = config["model_source"]
 
 def published_model_pins(wildcards):
     """sha256 pins of one model's files in model_source.repo_id; a missing pin stops the run."""
-    from ebteff.publish import UnpinnedModelError, model_pins
+    from ebteff.published import UnpinnedModelError, model_pins
 
     try:
         return model_pins(
@@ -437,10 +437,12 @@ def stars_model_inputs(wildcards=None):
     """
     if MODEL_SOURCE["source"] == "huggingface":
         calibration = f"{RELEASE}/{{model}}/calibration.json"
+        from ebteff import release
+
         best, correction, label = (
-            f"{RELEASE}/teff_best_calibration.json",
-            f"{RELEASE}/teff_correction.json",
-            f"{RELEASE}/teff_gaia_corrected.json",
+            f"{RELEASE}/{release.BEST_CALIBRATION_FILE}",
+            f"{RELEASE}/{release.CORRECTION_FILE}",
+            f"{RELEASE}/{release.LABEL_CALIBRATION_FILE}",
         )
     else:
         calibration = results_path("models/{model}/calibration.json")

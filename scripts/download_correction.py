@@ -6,17 +6,14 @@ pipeline's pickle), with its sha256 checked when a pin is configured, and record
 comes from the environment (``HF_TOKEN``), never from ``params``.
 """
 
-import os
-
-from ebteff.hub import download_first
+from ebteff.hub import client_environment, download_first
 from ebteff.io import sha256sum, write_json
 from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
-    token = os.environ.get("HF_TOKEN") or None
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # before huggingface_hub is imported
+    token = client_environment()
     logger.info(
         "fetching the published correction (first of %s) from dataset %s at revision %s",
         ", ".join(smk.params.filenames),

@@ -4,16 +4,13 @@ Only the download: the file is not unpickled here (convert_legacy_model does tha
 checking the pin again). The token comes from the environment (``HF_TOKEN``), never ``params``.
 """
 
-import os
-
-from ebteff.hub import download_file
+from ebteff.hub import client_environment, download_file
 from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
-    token = os.environ.get("HF_TOKEN") or None
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # before huggingface_hub is imported
+    token = client_environment()
     entry = smk.params.entry
     logger.info(
         "fetching the legacy forest %s from model repository %s at revision %s",

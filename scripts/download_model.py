@@ -4,17 +4,15 @@ The token, if the repository needs one, comes from the environment (``HF_TOKEN``
 ``params``. ``HF_ENDPOINT`` (a mirror) is honoured as well.
 """
 
-import os
-
 from ebteff.features import ModelSpec
+from ebteff.hub import client_environment
 from ebteff.logs import finished, setup_logging
-from ebteff.publish import fetch_model
+from ebteff.published import fetch_model
 
 
 def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
-    token = os.environ.get("HF_TOKEN") or None
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # before huggingface_hub is imported
+    token = client_environment()
     cfg = dict(smk.params.spec)
     spec = ModelSpec.from_config(cfg.pop("name"), cfg)
     logger.info(

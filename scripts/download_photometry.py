@@ -4,18 +4,13 @@ The token comes from the environment (``HF_TOKEN``), never from ``params``: Snak
 params in clear under ``.snakemake/``. ``HF_ENDPOINT`` (a mirror) is honoured as well.
 """
 
-import os
-
-from ebteff.hub import download_file
+from ebteff.hub import client_environment, download_file
 from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
-    token = os.environ.get("HF_TOKEN") or None
-    # huggingface_hub 2.x otherwise fetches {HF_ENDPOINT}/api/agent-harnesses for its user agent;
-    # a download needs no telemetry. Must be set before huggingface_hub is imported (read once).
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    token = client_environment()
     logger.info(
         "fetching %s from dataset %s at revision %s (%s)",
         smk.params.filename,

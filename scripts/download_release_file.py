@@ -4,15 +4,13 @@ uses as published (a model's calibration, the best-of calibration, the correctio
 The token, if the repository needs one, comes from the environment (``HF_TOKEN``).
 """
 
-import os
-
+from ebteff.hub import client_environment, download_file
 from ebteff.logs import finished, setup_logging
 
 
 def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # before huggingface_hub is imported
-    from ebteff.hub import download_file
+    token = client_environment()
 
     filename = smk.wildcards.release_file
     logger.info(
@@ -29,7 +27,7 @@ def main(smk) -> None:
         revision=smk.params.revision,
         sha256=smk.params.sha256,
         retries=smk.params.retries,
-        token=os.environ.get("HF_TOKEN") or None,
+        token=token,
     )
     finished(logger, smk.output)
 

@@ -5,7 +5,7 @@ import polars as pl
 from ebteff.correction import dump_legacy_pickle, fit_correction, save_correction_json
 from ebteff.io import scan_photometry, sha256sum
 from ebteff.logs import finished, setup_logging, timed
-from ebteff.plots import correction_figure
+from ebteff.plots.teff import correction_figure
 
 
 def main(smk) -> None:

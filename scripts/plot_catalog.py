@@ -7,14 +7,14 @@ import polars as pl
 
 from ebteff.io import scan_photometry
 from ebteff.logs import finished, setup_logging
-from ebteff.plots import (
+from ebteff.plots.base import grid_aggregate
+from ebteff.plots.catalogue import (
     catalog_summary_figure,
     cmd_figure,
-    grid_aggregate,
     sky_cell_area_deg2,
     sky_figure,
-    teff_distributions_figure,
 )
+from ebteff.plots.teff import teff_distributions_figure
 
 MIN_STARS = 5
 TRUTH = "truth (simulated blended Teff)"

@@ -4,13 +4,13 @@ model, from the metrics, calibration and metadata JSON files."""
 import json
 
 from ebteff.logs import finished, setup_logging
-from ebteff.plots import (
-    binned_metrics_figure,
+from ebteff.plots.calibration import (
     calibration_coverage_figure,
-    importances_figure,
     percentile_coverage_figure,
     pit_figure,
 )
+from ebteff.plots.catalogue import importances_figure
+from ebteff.plots.teff import binned_metrics_figure
 
 
 def read(path):

@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 
 from ebteff.logs import finished, setup_logging
-from ebteff.plots import accuracy_figure, grid_aggregate, log_teff_edges
+from ebteff.plots.base import grid_aggregate, log_teff_edges
+from ebteff.plots.teff import accuracy_figure
 
 
 def main(smk) -> None:

@@ -5,7 +5,7 @@ import json
 import polars as pl
 
 from ebteff.logs import finished, setup_logging
-from ebteff.plots import tuning_figure
+from ebteff.plots.tuning import tuning_figure
 
 
 def main(smk) -> None:

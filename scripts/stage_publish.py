@@ -4,7 +4,8 @@ from pathlib import Path
 
 from ebteff.io import write_json
 from ebteff.logs import finished, setup_logging
-from ebteff.publish import Release, load_run, stage
+from ebteff.publish.run import Release, load_run
+from ebteff.publish.stage import stage
 
 MODEL_KEYS = ("model", "metadata", "calibration", "metrics", "calibration_report", "feature_counts")
 

@@ -11,6 +11,7 @@ import sklearn
 from ebteff import __version__
 from ebteff.features import ModelSpec, training_rows
 from ebteff.forest import ENGINE_DISTRIBUTION, engine_version, save_forest, train_forest
+from ebteff.formats import FOREST_FORMAT_TEXT
 from ebteff.io import sha256sum, write_json
 from ebteff.logs import Progress, finished, setup_logging
 
@@ -71,7 +72,7 @@ def main(smk) -> None:
                 zip(spec.features, map(float, model.feature_importances_), strict=True)
             ),
             "model_file": "model.parquet",
-            "model_format": "ebteff-forest-v1 (Parquet node table; ebteff.forest.load_forest)",
+            "model_format": FOREST_FORMAT_TEXT,
             "model_bytes": os.path.getsize(smk.output.model),
             "model_sha256": sha256sum(smk.output.model),
             "input_sha256": {"features": sha256sum(smk.input.table)},

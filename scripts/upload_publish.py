@@ -6,26 +6,18 @@ environment (``HF_TOKEN``), never from ``params``: Snakemake stores params in cl
 ``.snakemake/``. ``HF_ENDPOINT`` (a mirror) is honoured as well.
 """
 
-import json
-import os
 from pathlib import Path
 
-from ebteff.io import write_json
+from ebteff.hub import client_environment
+from ebteff.io import read_json, write_json
 from ebteff.logs import finished, setup_logging
-from ebteff.publish import upload
+from ebteff.publish.upload import upload
 
 
 def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
-    token = os.environ.get("HF_TOKEN", "").strip() or None
-    # Both must be set before huggingface_hub is imported (it reads them once). No telemetry
-    # call; and the upload goes through the Hub's LFS protocol, which every Hub endpoint
-    # speaks and the tests exercise, in exactly one commit per repository (set
-    # HF_HUB_DISABLE_XET=0 to let huggingface_hub use Xet storage instead).
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
-    with open(smk.input.manifest) as fh:
-        manifest = json.load(fh)
+    token = client_environment(upload=True)
+    manifest = read_json(smk.input.manifest)
     logger.info(
         "publishing %s (%s, HF_TOKEN %s)",
         ", ".join(f"{r['repo_type']} {r['repo_id']}" for r in manifest["repos"].values()),

@@ -32,8 +32,12 @@ from scipy.special import ndtr
 from .correction import Correction
 from .evaluate import TEFF_BIN_EDGES, bin_labels
 
+#: What calibrated Gaussian uncertainties give: the fractions within 1 and 2 sigma, and the
+#: standard deviation of the PIT (uniform on [0, 1]: 1/sqrt(12)).
 ONE_SIGMA = 0.682689492
 TWO_SIGMA = 0.954499736
+PIT_STD = 12**-0.5
+IDEAL = {"within_1sigma": ONE_SIGMA, "within_2sigma": TWO_SIGMA, "pit_std": PIT_STD}
 TOLERANCE_1SIGMA = 0.03
 TOLERANCE_2SIGMA = 0.02
 MIN_STARS = 100  # calibration stars below which a model cannot be calibrated at all

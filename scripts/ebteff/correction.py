@@ -2,7 +2,7 @@
 
 GSP-Phot underestimates the Teff of hot stars. A degree-2 polynomial P maps GSP-Phot Teff to a
 reference (spectroscopic) Teff. It is applied with a smooth blend above a threshold
-(DESIGN.md): t = clip((T - threshold) / width, 0, 1), s = t^2 (3 - 2t),
+(docs/design.md): t = clip((T - threshold) / width, 0, 1), s = t^2 (3 - 2t),
 T_corr = T + (P(T) - T) s. :func:`apply_correction` is the only implementation in the workflow;
 training and the catalogue both call it.
 

@@ -16,6 +16,7 @@ import polars as pl
 from .correction import Correction
 from .schema import DERIVED_COLOURS
 
+#: Teff range (K) of the labels the models learn from (and of every Teff axis of the plots).
 TEFF_MIN = 2_500.0
 TEFF_MAX = 50_000.0
 TARGETS = ("teff_gaia", "teff_gaia_corrected")

@@ -32,11 +32,11 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.tree import DecisionTreeRegressor
 from sklearn.tree._tree import NODE_DTYPE, Tree
 
+from .formats import FOREST_FORMAT
 from .io import atomic_output
 
 log = logging.getLogger(__name__)
 
-FORMAT = "ebteff-forest-v1"
 LEAF = -2  # scikit-learn's TREE_UNDEFINED feature index
 COLUMNS = ("tree", "feature", "right", "threshold", "value")
 
@@ -159,7 +159,7 @@ def save_forest(model: RandomForestRegressor, path: str | os.PathLike, metadata:
         raise ValueError("the forest format stores feature indices as int8 (at most 127)")
     table = forest_nodes(model)
     meta = {
-        "format": FORMAT,
+        "format": FOREST_FORMAT,
         "n_features": str(model.n_features_in_),
         "n_estimators": str(len(model.estimators_)),
         **{k: str(v) for k, v in metadata.items()},
@@ -209,8 +209,10 @@ def _read_node_table(path: str | os.PathLike) -> tuple[pl.DataFrame, dict]:
     except (pa.ArrowException, OSError) as err:
         raise ValueError(f"{path} is not a readable model file: {err}") from err
     meta = {k.decode(): v.decode() for k, v in (pf.schema_arrow.metadata or {}).items()}
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an {FORMAT} model file (format={meta.get('format')})")
+    if meta.get("format") != FOREST_FORMAT:
+        raise ValueError(
+            f"{path} is not an {FOREST_FORMAT} model file (format={meta.get('format')})"
+        )
     if pf.schema_arrow.names != list(COLUMNS):
         raise ValueError(f"{path}: columns {pf.schema_arrow.names}, expected {list(COLUMNS)}")
     return pl.read_parquet(path), meta

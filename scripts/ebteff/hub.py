@@ -95,7 +95,7 @@ def download_file(
     expected = _normalise_pin(sha256)
     dest = Path(dest)
     what = _describe(repo_type, repo_id, filename, revision)
-    endpoint = _endpoint_from_environment()
+    endpoint = endpoint_from_environment()
 
     attempts = retries + 1
     for attempt in range(1, attempts + 1):
@@ -225,10 +225,30 @@ def _normalise_pin(sha256: str | None) -> str | None:
     return pin
 
 
-def _endpoint_from_environment() -> str | None:
+def endpoint_from_environment() -> str | None:
     """``HF_ENDPOINT`` as it is now (the client's own copy is frozen at its import)."""
     endpoint = os.environ.get("HF_ENDPOINT", "").strip().rstrip("/")
     return endpoint or None
+
+
+def client_environment(*, upload: bool = False) -> str | None:
+    """Set up the ``huggingface_hub`` client's environment and return the token (``HF_TOKEN``;
+    None when unset or blank). Call it before ``huggingface_hub`` is imported: the client reads
+    these variables once, at import. A value the user set is kept.
+
+    - ``HF_HUB_DISABLE_TELEMETRY=1``: huggingface_hub 2.x otherwise fetches
+      ``{HF_ENDPOINT}/api/agent-harnesses`` for its user agent; the workflow needs no telemetry.
+    - ``upload``: also ``HF_HUB_DISABLE_XET=1``, so an upload goes through the Hub's LFS
+      protocol, which every Hub endpoint speaks and the tests exercise, in exactly one commit per
+      repository (``HF_HUB_DISABLE_XET=0`` lets huggingface_hub use Xet storage instead).
+
+    The token comes from the environment, never from ``params`` (Snakemake stores params in clear
+    under ``.snakemake/``), and is never logged.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    if upload:
+        os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+    return os.environ.get("HF_TOKEN", "").strip() or None
 
 
 def _describe(repo_type: str, repo_id: str, filename: str, revision: str) -> str:

@@ -108,6 +108,12 @@ def _clean_json(obj: Any) -> Any:
     return obj
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """A JSON file the workflow wrote (or a release carries), as Python objects."""
+    with open(path) as fh:
+        return json.load(fh)
+
+
 def write_json(obj: Any, path: str | os.PathLike) -> None:
     """Write JSON atomically, keys sorted, so equal content gives equal bytes."""
     text = json.dumps(_clean_json(obj), indent=2, sort_keys=True) + "\n"

@@ -204,7 +204,8 @@ def convert_legacy_forest(
     hyperparameters, feature importances, node count, the table's sha256), plus ``legacy``: the
     pickle's sha256 and the scikit-learn version that wrote it.
     """
-    from .forest import FORMAT, save_forest
+    from .forest import save_forest
+    from .formats import FOREST_FORMAT_TEXT
 
     model = load_forest_pickle(pickle_path, sha256, key)
     check_against_spec(model, spec, pickle_path)
@@ -239,7 +240,7 @@ def convert_legacy_forest(
         "n_nodes": n_nodes,
         "feature_importances": dict(zip(spec.features, map(float, importances), strict=True)),
         "model_file": "model.parquet",
-        "model_format": f"{FORMAT} (Parquet node table; ebteff.forest.load_forest)",
+        "model_format": FOREST_FORMAT_TEXT,
         "model_bytes": os.path.getsize(model_dest),
         "model_sha256": sha256sum(model_dest),
         "legacy": {

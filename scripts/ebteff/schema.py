@@ -47,7 +47,7 @@ COVERAGE_COLUMNS: dict[str, str] = {
     "mh_gaia": "mh_gaia",
 }
 
-#: Coverage of the published table (fractions of all stars), DESIGN.md.
+#: Coverage of the published table (fractions of all stars), docs/design.md ("The data").
 PUBLISHED_COVERAGE: dict[str, float] = {
     "gaia": 1.0,
     "panstarrs1": 0.535,

@@ -26,7 +26,6 @@ the training-range bit comes from each model's ``feature_range`` in its calibrat
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -39,16 +38,14 @@ import polars as pl
 from .catalog import BASE_COLUMNS, GSPPHOT_PERCENTILES, catalogue_base, catalogue_rows
 from .correction import Correction, load_correction_json
 from .features import ModelSpec, prepare_photometry
+from .io import read_json
 from .predict import LoadedModel, predict_frame
+from .release import BEST_CALIBRATION_FILE, CORRECTION_FILE, LABEL_CALIBRATION_FILE, MODEL_FILES
 from .schema import ARCHIVE_NAMES, DERIVED_COLOURS, NEGATED_ARCHIVE_COLOURS, UPSTREAM_COLOURS
 from .tables import TableError, normalise, table_batches
 
 log = logging.getLogger(__name__)
 
-BEST_CALIBRATION_FILE = "teff_best_calibration.json"
-CORRECTION_FILE = "teff_correction.json"
-LABEL_CALIBRATION_FILE = "teff_gaia_corrected.json"
-MODEL_FILES = ("model.parquet", "metadata.json", "calibration.json")
 REASON = "no_teff_reason"
 
 
@@ -66,11 +63,6 @@ class StoredModels:
     @property
     def names(self) -> list[str]:
         return [m.spec.name for m in self.models]
-
-
-def _read_json(path) -> dict:
-    with open(path) as fh:
-        return json.load(fh)
 
 
 def release_files(model_dir: str | os.PathLike, models=None) -> dict:
@@ -112,16 +104,16 @@ def load_stored_models(
 
     loaded, calibrations = [], {}
     for name, paths in models.items():
-        spec = ModelSpec.from_config(name, _read_json(paths["metadata"]))
+        spec = ModelSpec.from_config(name, read_json(paths["metadata"]))
         loaded.append(LoadedModel(spec, read_flat_forest(paths["model"])[0]))  # as predict_chunk
-        calibrations[name] = _read_json(paths["calibration"])
-    best = _read_json(best_calibration)
+        calibrations[name] = read_json(paths["calibration"])
+    best = read_json(best_calibration)
     return StoredModels(
         tuple(loaded),
         calibrations,
         best.get("calibration", best),
         load_correction_json(correction),
-        _read_json(label_calibration).get("calibration") if label_calibration else None,
+        read_json(label_calibration).get("calibration") if label_calibration else None,
     )
 
 

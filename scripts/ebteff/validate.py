@@ -30,7 +30,7 @@ from .schema import (
 
 log = logging.getLogger(__name__)
 
-#: Teff bins of the published label distribution (DESIGN.md), K.
+#: Teff bins of the label distribution in the validation summary (docs/design.md, "Labels"), K.
 TEFF_BINS = (
     ("lt4000", 0.0, 4000.0),
     ("4000_6000", 4000.0, 6000.0),

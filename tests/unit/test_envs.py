@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflow_runner import REPO
+from helpers.workflow_runner import REPO
 
 SCRIPTS = REPO / "scripts"
 # import name -> conda-forge package name, where they differ

@@ -17,7 +17,7 @@ from ebteff.features import (
 from ebteff.io import sentinel_to_null
 from ebteff.schema import SENTINEL
 from ebteff.split import split_table
-from tables import make_table
+from helpers.photometry_tables import make_table
 
 FRACTIONS = {"train": 0.7, "calibration": 0.1, "test": 0.2}
 IR = {

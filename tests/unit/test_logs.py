@@ -16,7 +16,6 @@ import pytest
 
 from ebteff.io import atomic_output
 from ebteff.logs import Progress, finished, setup_logging
-from workflow_runner import REPO
 
 
 @pytest.fixture(autouse=True)
@@ -76,8 +75,6 @@ def run_job(tmp_path, body: str, **resources) -> tuple[subprocess.CompletedProce
     log = tmp_path / "job.log"
     script = textwrap.dedent(
         f"""
-        import sys
-        sys.path.insert(0, {str(REPO / "scripts")!r})
         from ebteff.logs import setup_logging
         setup_logging({str(log)!r}, rule="train_model", resources={resources!r})
         """
@@ -174,8 +171,6 @@ def test_a_job_logs_its_budget_reads_writes_time_and_peak(tmp_path):
     log = tmp_path / "job.log"
     script = textwrap.dedent(
         f"""
-        import sys
-        sys.path.insert(0, {str(REPO / "scripts")!r})
         from ebteff.logs import finished, setup_logging
         logger = setup_logging(
             {str(log)!r},

@@ -7,9 +7,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ebteff import plots
 from ebteff.calibrate import coverage_report, percentile_report
 from ebteff.evaluate import full_metrics
+from ebteff.plots import base as base_plots
+from ebteff.plots import calibration as calib_plots
+from ebteff.plots import catalogue as cat_plots
+from ebteff.plots import teff as teff_plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -27,7 +30,9 @@ def test_grid_aggregate_counts_and_medians_like_numpy():
         pl.when(pl.int_range(pl.len()) % 97 == 0).then(None).otherwise(pl.col("x")).alias("x")
     )
     xe, ye = np.linspace(0, 10, 11), np.linspace(0, 5, 6)
-    cells = plots.grid_aggregate(frame, pl.col("x"), pl.col("y"), xe, ye, med=pl.col("v").median())
+    cells = base_plots.grid_aggregate(
+        frame, pl.col("x"), pl.col("y"), xe, ye, med=pl.col("v").median()
+    )
     xs = frame["x"].to_numpy().astype(float)
     ok = np.isfinite(xs)
     expected, _, _ = np.histogram2d(y[ok], xs[ok], bins=[ye, xe])
@@ -38,7 +43,7 @@ def test_grid_aggregate_counts_and_medians_like_numpy():
 
 def test_grid_aggregate_leaves_empty_cells_nan():
     frame = pl.DataFrame({"x": [0.5], "y": [0.5], "v": [3.0]})
-    cells = plots.grid_aggregate(
+    cells = base_plots.grid_aggregate(
         frame, pl.col("x"), pl.col("y"), [0, 1, 2], [0, 1, 2], m=pl.col("v").mean()
     )
     assert cells["count"].tolist() == [[1, 0], [0, 0]]
@@ -46,14 +51,14 @@ def test_grid_aggregate_leaves_empty_cells_nan():
 
 
 def test_sky_cells_cover_the_sphere():
-    area = plots.sky_cell_area_deg2(np.linspace(0, 360, 73), np.linspace(-90, 90, 37))
+    area = cat_plots.sky_cell_area_deg2(np.linspace(0, 360, 73), np.linspace(-90, 90, 37))
     assert area.shape == (36, 72)
     assert area.sum() == pytest.approx(4 * np.pi * (180 / np.pi) ** 2)
     assert area[18, 0] > area[0, 0]  # equator cells are the largest
 
 
 def test_bin_titles():
-    assert [plots.bin_title(b) for b in ("0-4000", "4000-5000", "8000-50000")] == [
+    assert [base_plots.bin_title(b) for b in ("0-4000", "4000-5000", "8000-50000")] == [
         "< 4000",
         "4000\u20135000",
         "\u2265 8000",
@@ -62,10 +67,10 @@ def test_bin_titles():
 
 def test_coverage_is_found_in_either_calibration_file():
     cov = {"overall": {"n": 1}, "per_bin": {}}
-    assert plots.coverage_of({"test": {"by_label_bin": cov}}) == cov  # per-model report
-    assert plots.coverage_of({"test": cov}) == cov  # teff_best.json
-    assert plots.coverage_of({"test": {"by_something_else": cov}}) == {}
-    assert plots.coverage_of({}) == {}
+    assert calib_plots.coverage_of({"test": {"by_label_bin": cov}}) == cov  # per-model report
+    assert calib_plots.coverage_of({"test": cov}) == cov  # teff_best.json
+    assert calib_plots.coverage_of({"test": {"by_something_else": cov}}) == {}
+    assert calib_plots.coverage_of({}) == {}
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +106,12 @@ def files():
 
 def test_every_figure_is_drawn(tmp_path, files):
     label, pred = files["label"], files["pred"]
-    edges = plots.log_teff_edges(40)
+    edges = base_plots.log_teff_edges(40)
     frame = pl.DataFrame({"label": label, "pred": pred})
-    cells = plots.grid_aggregate(
+    cells = base_plots.grid_aggregate(
         frame, pl.col("label").log10(), pl.col("pred").log10(), edges, edges
     )
-    plots.accuracy_figure(
+    teff_plots.accuracy_figure(
         [
             {
                 "cells": cells,
@@ -118,17 +123,17 @@ def test_every_figure_is_drawn(tmp_path, files):
         "m1",
         tmp_path / "accuracy.png",
     )
-    plots.teff_distributions_figure(
+    teff_plots.teff_distributions_figure(
         {"truth": label, "label": pred}, {"m1": pred}, tmp_path / "t.png"
     )
-    plots.binned_metrics_figure(
+    teff_plots.binned_metrics_figure(
         {"m1": files["metrics"], "m2": files["metrics"]}, tmp_path / "b.png"
     )
     reports = {"m1": files["report"], "best": {"test": files["cov"]}}
-    plots.calibration_coverage_figure(reports, tmp_path / "c.png")
-    plots.pit_figure(reports, tmp_path / "p.png")
-    plots.percentile_coverage_figure(reports, tmp_path / "q.png")
-    plots.importances_figure({"m1": {"g": 0.7, "bp_rp": 0.3}, "m2": None}, tmp_path / "i.png")
+    calib_plots.calibration_coverage_figure(reports, tmp_path / "c.png")
+    calib_plots.pit_figure(reports, tmp_path / "p.png")
+    calib_plots.percentile_coverage_figure(reports, tmp_path / "q.png")
+    cat_plots.importances_figure({"m1": {"g": 0.7, "bp_rp": 0.3}, "m2": None}, tmp_path / "i.png")
     summary = {
         "rows": 10,
         "flags": {"A": 5, "B": 1, "C": 2, "D": 1, "X": 1},
@@ -136,14 +141,16 @@ def test_every_figure_is_drawn(tmp_path, files):
         "model_won_among_all_ml_predictions": {"m1": 8},
         "predicted_by_model": {"m1": 10},
     }
-    plots.catalog_summary_figure(summary, tmp_path / "s.png")
+    cat_plots.catalog_summary_figure(summary, tmp_path / "s.png")
     xe, ye = np.linspace(0, 3, 31), np.linspace(8, 20, 31)
     cmd = pl.DataFrame({"x": pred / 1e4, "y": 8 + label / 4e3, "t": label})
-    cells = plots.grid_aggregate(cmd, pl.col("x"), pl.col("y"), xe, ye, teff=pl.col("t").median())
-    plots.cmd_figure(cells, xe, ye, tmp_path / "cmd.png")
+    cells = base_plots.grid_aggregate(
+        cmd, pl.col("x"), pl.col("y"), xe, ye, teff=pl.col("t").median()
+    )
+    cat_plots.cmd_figure(cells, xe, ye, tmp_path / "cmd.png")
     ra, dec = np.linspace(0, 360, 37), np.linspace(-90, 90, 19)
     counts = np.random.default_rng(0).poisson(5, (18, 36)).astype(float)
-    plots.sky_figure(
+    cat_plots.sky_figure(
         [
             {"values": counts, "title": "n", "label": "stars", "log": True},
             {"values": np.where(counts > 3, 0.5, np.nan), "title": "f", "label": "fraction"},
@@ -155,7 +162,7 @@ def test_every_figure_is_drawn(tmp_path, files):
     for name in ("accuracy", "t", "b", "c", "p", "q", "i", "s", "cmd", "sky"):
         width, height = png_size(tmp_path / f"{name}.png")
         assert width > 400 and height > 300, name
-        panels = plots.read_panel_points(tmp_path / f"{name}.png")
+        panels = base_plots.read_panel_points(tmp_path / f"{name}.png")
         if name == "i":  # m2 has no importances (None): its panel says so and shows nothing
             assert panels[1] == {"title": "m2", "points": 0}
             panels = panels[:1]
@@ -165,16 +172,18 @@ def test_every_figure_is_drawn(tmp_path, files):
 def test_figures_survive_files_that_lack_keys(tmp_path):
     """Calibration and metrics files change shape as the workflow evolves: a missing key gives
     an empty panel that says so, not a failed rule."""
-    plots.binned_metrics_figure({"m1": {}}, tmp_path / "b.png")
-    plots.calibration_coverage_figure({"m1": {}, "m2": {"test": {}}}, tmp_path / "c.png")
-    plots.pit_figure({"m1": {"test": {"by_label_bin": {"overall": {"n": 0}}}}}, tmp_path / "p.png")
-    plots.percentile_coverage_figure({"m1": {}, "m2": {"test": {}}}, tmp_path / "q.png")
-    plots.importances_figure({}, tmp_path / "i.png")
-    plots.catalog_summary_figure({}, tmp_path / "s.png")
+    teff_plots.binned_metrics_figure({"m1": {}}, tmp_path / "b.png")
+    calib_plots.calibration_coverage_figure({"m1": {}, "m2": {"test": {}}}, tmp_path / "c.png")
+    calib_plots.pit_figure(
+        {"m1": {"test": {"by_label_bin": {"overall": {"n": 0}}}}}, tmp_path / "p.png"
+    )
+    calib_plots.percentile_coverage_figure({"m1": {}, "m2": {"test": {}}}, tmp_path / "q.png")
+    cat_plots.importances_figure({}, tmp_path / "i.png")
+    cat_plots.catalog_summary_figure({}, tmp_path / "s.png")
     empty = {"count": np.zeros((4, 4)), "teff": np.full((4, 4), np.nan)}
-    plots.cmd_figure(empty, np.arange(5.0), np.arange(5.0), tmp_path / "cmd.png")
-    edges = plots.log_teff_edges(4)
-    plots.accuracy_figure(
+    cat_plots.cmd_figure(empty, np.arange(5.0), np.arange(5.0), tmp_path / "cmd.png")
+    edges = base_plots.log_teff_edges(4)
+    teff_plots.accuracy_figure(
         [{"cells": {"count": np.zeros((4, 4))}, "edges": edges, "reference": "truth"}],
         "m1",
         tmp_path / "a.png",
@@ -182,7 +191,7 @@ def test_figures_survive_files_that_lack_keys(tmp_path):
     for name in ("b", "c", "p", "q", "i", "s", "cmd", "a"):
         assert png_size(tmp_path / f"{name}.png")[0] > 100, name
         # and each says it shows nothing: the check the workflow's figures pass can fail
-        panels = plots.read_panel_points(tmp_path / f"{name}.png")
+        panels = base_plots.read_panel_points(tmp_path / f"{name}.png")
         assert panels and all(p["points"] == 0 for p in panels), (name, panels)
 
 
@@ -195,13 +204,13 @@ def test_panel_points_count_only_data_inside_the_limits():
     a[1].plot([1.0, 2.0, 3.0], [1.0, 2.0, 50.0])
     a[1].set_ylim(0, 10)  # one point beyond the limits
     a[1].axhline(5)  # a guide in axes coordinates
-    a[2].plot([0, 1], [0, 1], gid=plots.GUIDE)  # a reference line only
+    a[2].plot([0, 1], [0, 1], gid=base_plots.GUIDE)  # a reference line only
     a[3].pcolormesh(np.arange(3.0), np.arange(3.0), np.array([[np.nan, 1.0], [np.nan, np.nan]]))
     a[4].bar(["x", "y"], [0.0, 3.0])  # one bar of no height
     a[5].stairs([0.0, np.nan, 2.0, 4.0], np.arange(5.0))
     a[6].scatter([np.nan, 1.0], [1.0, 1.0])
     a[7].set_visible(False)
-    points = [p["points"] for p in plots.panel_points(fig)]
+    points = [p["points"] for p in base_plots.panel_points(fig)]
     plt.close(fig)
     assert points == [0, 2, 0, 1, 1, 2, 1]
 
@@ -213,13 +222,13 @@ def test_an_all_nan_panel_is_seen_in_a_real_figure(tmp_path, files):
         for k, v in metrics["splits"]["test"]["vs_label"]["per_bin"].items()
     }
     broken = {"splits": {"test": {"vs_label": {"overall": {}, "per_bin": nan}}}}
-    plots.binned_metrics_figure({"m1": broken}, tmp_path / "b.png")
-    assert [p["points"] for p in plots.read_panel_points(tmp_path / "b.png")] == [0, 0]
-    plots.binned_metrics_figure({"m1": metrics}, tmp_path / "ok.png")
-    assert all(p["points"] > 0 for p in plots.read_panel_points(tmp_path / "ok.png"))
+    teff_plots.binned_metrics_figure({"m1": broken}, tmp_path / "b.png")
+    assert [p["points"] for p in base_plots.read_panel_points(tmp_path / "b.png")] == [0, 0]
+    teff_plots.binned_metrics_figure({"m1": metrics}, tmp_path / "ok.png")
+    assert all(p["points"] > 0 for p in base_plots.read_panel_points(tmp_path / "ok.png"))
 
 
 def test_same_figure_same_bytes(tmp_path, files):
     for name in ("a", "b"):
-        plots.binned_metrics_figure({"m1": files["metrics"]}, tmp_path / f"{name}.png")
+        teff_plots.binned_metrics_figure({"m1": files["metrics"]}, tmp_path / f"{name}.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()

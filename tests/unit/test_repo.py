@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from workflow_runner import REPO
+from helpers.workflow_runner import REPO
 
 
 def readme_commands() -> list[str]:
@@ -49,7 +49,7 @@ def test_conda_envs_agree_with_pip_pins():
 def test_a_missing_tool_skips_locally_and_fails_in_ci(monkeypatch):
     import pytest
 
-    from workflow_runner import unavailable
+    from helpers.workflow_runner import unavailable
 
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="no chromium"):

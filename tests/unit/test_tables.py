@@ -18,7 +18,7 @@ from ebteff.tables import (
     table_stem,
 )
 from ebteff.writers import write_fits, write_fits_batches
-from tables import archive_table, make_table, write_as
+from helpers.photometry_tables import archive_table, make_table, write_as
 
 
 def test_archive_names_any_case_and_every_missing_value_become_upstream():

@@ -10,7 +10,7 @@ import pytest
 from ebteff.io import sha256sum
 from ebteff.schema import COLUMNS, COVERAGE_COLUMNS, SENTINEL
 from ebteff.validate import PhotometryError, validate_photometry
-from tables import make_table
+from helpers.photometry_tables import make_table
 
 
 def write(df: pl.DataFrame, tmp_path, name="t.parquet"):

@@ -23,7 +23,7 @@ from scipy.special import ndtri
 from scipy.stats import binom
 
 from ebteff.evaluate import TEFF_BIN_EDGES, bin_labels
-from workflow_runner import load_test_config
+from helpers.workflow_runner import load_test_config
 
 CONFIG_MODELS = load_test_config()["models"]
 MODELS = list(CONFIG_MODELS)

@@ -22,8 +22,8 @@ import pytest
 
 from ebteff.schema import SENTINEL
 from ebteff.split import assign_split
-from tables import make_table
-from workflow_runner import load_test_config, run_snakemake, write_config
+from helpers.photometry_tables import make_table
+from helpers.workflow_runner import load_test_config, run_snakemake, write_config
 
 SUMMARY = "results/tiny/photometry/summary.json"
 CORRECTION = [

@@ -1,7 +1,7 @@
 """End-to-end: `snakemake publish` (staging, dry run, upload) and `model_source: huggingface`.
 
-The loopback Hub (``tests/hubserver.py``) stands in for huggingface.co: the rule scripts run the
-real ``huggingface_hub`` client in the subprocesses Snakemake starts, pointed at it by
+The loopback Hub (``tests/helpers/hubserver.py``) stands in for huggingface.co: the rule scripts
+run the real ``huggingface_hub`` client in the subprocesses Snakemake starts, pointed at it by
 ``HF_ENDPOINT``.
 """
 
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
-from hubserver import HubServer
-from workflow_runner import REPO, load_test_config, run_snakemake, write_config
+from helpers.hubserver import HubServer
+from helpers.workflow_runner import load_test_config, run_snakemake, write_config
 
 MODELS = list(load_test_config()["models"])
 PUBLISH = Path("results/tiny/publish")
@@ -109,12 +110,15 @@ def test_the_dry_run_stages_both_folders_and_sends_nothing(staged_run):
 def test_the_cards_quote_the_tiny_runs_own_numbers(staged_run):
     workdir, _, _ = staged_run
     models_card = (workdir / PUBLISH / "models/README.md").read_text()
-    assert models_card.startswith(
-        "---\nlibrary_name: scikit-learn\npipeline_tag: tabular-regression"
-    )
+    front = yaml.safe_load(models_card.split("---\n")[1])
+    assert front["library_name"] == "scikit-learn"
+    assert front["pipeline_tag"] == "tabular-regression"
+    (index,) = front["model-index"]
+    shown = {(m["config"], m["type"]): m["value"] for m in index["results"][0]["metrics"]}
     for model in MODELS:
         metrics = json.loads((workdir / f"results/tiny/models/{model}/metrics.json").read_text())
         test = metrics["splits"]["test"]["vs_label"]["overall"]
+        assert shown[model, "mae"] == round(test["mae"], 1)
         assert f"| test vs label | {test['n']} | {test['mae']:.0f} | {test['rmse']:.0f} |" in (
             models_card
         )
@@ -133,7 +137,7 @@ def test_the_model_cards_snippet_reproduces_the_catalogue(staged_run, hub_server
     result = tmp_path / "result.parquet"
     script = tmp_path / "snippet.py"
     script.write_text(f"{code}\nresult.write_parquet({str(result)!r})\n")
-    env = hub_server.client_env(tmp_path / "hf-home", PYTHONPATH=str(REPO / "scripts"))
+    env = hub_server.client_env(tmp_path / "hf-home")
     proc = subprocess.run(
         [sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True
     )

@@ -24,7 +24,7 @@ import pytest
 from numpy.polynomial import Polynomial
 from sklearn.ensemble import RandomForestRegressor
 
-from workflow_runner import load_test_config, run_snakemake, write_config
+from helpers.workflow_runner import load_test_config, run_snakemake, write_config
 
 TINY = load_test_config()
 DATASET = TINY["huggingface"]["repo_id"]

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from workflow_runner import SNAKEFILE, TEST_CONFIG, load_test_config, run_snakemake
+from helpers.workflow_runner import SNAKEFILE, TEST_CONFIG, load_test_config, run_snakemake
 
 MODELS = list(load_test_config()["models"])
 # what differs between runs by design: the logs (times, memory) and the benchmark timings

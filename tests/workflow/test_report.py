@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from ebteff.plots import read_panel_points
-from report_browser import find_chromium, show_every_result
-from workflow_runner import load_test_config, unavailable
+from ebteff.plots.base import read_panel_points
+from helpers.report_browser import find_chromium, show_every_result
+from helpers.workflow_runner import load_test_config, unavailable
 
 MODELS = list(load_test_config()["models"])
 FIGURES = {

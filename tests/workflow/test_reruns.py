@@ -1,9 +1,9 @@
 """Reruns and targets: exactly what Snakemake plans after a complete run when something changes.
 
 Each test works on a copy of the session's complete run and reads the plan of a dry run (`-n`),
-job by job: one test per row of the README's table "Reruns and targets" and per command under
-it. That a complete run leaves nothing to do is test_complete_run_leaves_nothing_to_do
-(test_workflow.py).
+job by job: one test per kind of config change and per target command (the README's table under
+"How it works" shows the main ones). That a complete run leaves nothing to do is
+test_complete_run_leaves_nothing_to_do (test_workflow.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from workflow_runner import load_test_config, run_snakemake, write_config
+from helpers.workflow_runner import load_test_config, run_snakemake, write_config
 
 MODELS = list(load_test_config()["models"])
 CHUNKS = load_test_config()["predict"]["chunks"]

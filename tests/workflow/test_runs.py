@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow_runner import run_snakemake, write_config
+from helpers.workflow_runner import run_snakemake, write_config
 
 RUN = "tiny"  # config/test.yaml's run name
 

@@ -1,14 +1,13 @@
 """The workflow on a real one-node SLURM cluster, through profiles/slurm.
 
-The cluster (tests/slurm_cluster.py) is started for the session; without root or apt-get these tests
-are skipped with the reason (with ``CI=true`` they fail). One run of config/test.yaml goes through
-the profile as a user would run it, plus test-only settings: quick status checks, keeping the SLURM
-logs of successful jobs (the evidence checked below), and one job asking for too little memory. The
-cluster, not the job, enforces memory here (resources.enforce_memory off): SLURM kills that job, and
-Snakemake resubmits it (retries: 1 in the profile) asking for twice as much. SLURM keeps finished
-jobs visible to squeue for MinJobAge; the test cluster sets that to an hour so the whole run can be
-inspected.
-"""
+The cluster (tests/helpers/slurm_cluster.py) is started for the session; without root or apt-get
+these tests are skipped with the reason (with ``CI=true`` they fail). One run of config/test.yaml
+goes through the profile as a user would run it, plus test-only settings: quick status checks,
+keeping the SLURM logs of successful jobs (the evidence checked below), and one job asking for too
+little memory. The cluster, not the job, enforces memory here (resources.enforce_memory off): SLURM
+kills that job, and Snakemake resubmits it (retries: 1 in the profile) asking for twice as much.
+SLURM keeps finished jobs visible to squeue for MinJobAge; the test cluster sets that to an hour so
+the whole run can be inspected."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from workflow_runner import REPO, load_test_config, run_snakemake, write_config
+from helpers.workflow_runner import REPO, load_test_config, run_snakemake, write_config
 
 PROFILE = REPO / "profiles" / "slurm"
 CONFIG = load_test_config()

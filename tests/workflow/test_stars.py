@@ -22,8 +22,8 @@ from astropy.table import Table
 
 from ebteff.calibrate import PERCENTILE_NAMES as PERCENTILES
 from ebteff.flags import FLAG_BITS
-from tables import archive_table, write_as
-from workflow_runner import load_test_config, run_snakemake, write_config
+from helpers.photometry_tables import archive_table, write_as
+from helpers.workflow_runner import load_test_config, run_snakemake, write_config
 
 MODELS = list(load_test_config()["models"])
 CATALOG = "results/tiny/catalog/eb_teff_catalog.parquet"

@@ -21,12 +21,10 @@ import polars as pl
 import pytest
 import yaml
 
-from workflow_runner import REPO, SNAKEFILE, TEST_CONFIG, load_test_config, run_snakemake
-
-sys.path.insert(0, str(REPO / "scripts"))
-from ebteff.config import validate_config  # noqa: E402
-from ebteff.plots import read_panel_points  # noqa: E402
-from ebteff.tuning import open_study  # noqa: E402
+from ebteff.config import validate_config
+from ebteff.plots.base import read_panel_points
+from ebteff.tuning import open_study
+from helpers.workflow_runner import REPO, SNAKEFILE, TEST_CONFIG, load_test_config, run_snakemake
 
 TUNING = load_test_config()["tuning"]
 MODEL = TUNING["models"][0]

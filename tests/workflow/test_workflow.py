@@ -11,8 +11,8 @@ import pytest
 from ebteff.calibrate import ONE_SIGMA, TWO_SIGMA
 from ebteff.correction import load_legacy_pickle
 from ebteff.schema import PUBLISHED_COVERAGE, SENTINEL
-from tables import make_table
-from workflow_runner import REPO, load_test_config, run_snakemake, write_config
+from helpers.photometry_tables import make_table
+from helpers.workflow_runner import REPO, load_test_config, run_snakemake, write_config
 
 TEST_CONFIG_MODELS = load_test_config()["models"]
 N_STARS = load_test_config()["simulate"]["n_stars"]

@@ -1,8 +1,8 @@
 """Publishing: cards, staging and manifest, the upload protocol, and using published models.
 
 A miniature run is built with the library itself (the same calls the rule scripts make), staged,
-and sent to the loopback Hub (``tests/hubserver.py``) with the real ``huggingface_hub`` client:
-what arrives there is compared byte for byte with what was staged.
+and sent to the loopback Hub (``tests/helpers/hubserver.py``) with the real ``huggingface_hub``
+client: what arrives there is compared byte for byte with what was staged.
 """
 
 from __future__ import annotations
@@ -33,24 +33,20 @@ from ebteff.forest import load_forest, save_forest, train_forest
 from ebteff.hub import ChecksumError
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
 from ebteff.predict import LoadedModel, predict_frame
-from ebteff.publish import (
-    MissingTokenError,
+from ebteff.publish.run import Release, load_run
+from ebteff.publish.stage import StagingError, stage, verify_staged
+from ebteff.publish.text import size_category
+from ebteff.publish.upload import MissingTokenError, upload
+from ebteff.published import (
     PublishedModelMismatchError,
-    Release,
-    StagingError,
     UnpinnedModelError,
     fetch_model,
-    load_run,
     model_pins,
-    size_category,
-    stage,
-    upload,
-    verify_staged,
 )
 from ebteff.split import split_table
 from ebteff.validate import validate_photometry
 from ebteff.writers import write_fits
-from tables import make_table
+from helpers.photometry_tables import make_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATASET_REPO = "ebteff-test/gaia-eb-teff-datasets"
@@ -562,7 +558,7 @@ def test_an_invalid_card_is_refused_before_any_file_is_sent(staged, hub):
 def run_snippet(code: str, hub, tmp_path: Path, epilogue: str = "") -> subprocess.CompletedProcess:
     script = tmp_path / "snippet.py"
     script.write_text(code + epilogue)
-    env = hub.client_env(tmp_path / "hf-home", PYTHONPATH=str(REPO_ROOT / "scripts"))
+    env = hub.client_env(tmp_path / "hf-home")
     return subprocess.run(
         [sys.executable, str(script)],
         env=env,
@@ -599,12 +595,6 @@ def test_the_cards_usage_snippets_work_against_the_published_repos(
 
 
 # -- using published models ----------------------------------------------------------------------
-
-
-def test_the_forest_format_is_the_one_ebteff_forest_writes():
-    from ebteff import forest, publish
-
-    assert publish.FOREST_FORMAT == forest.FORMAT
 
 
 def test_an_unpinned_model_file_is_refused_and_the_reason_given():

@@ -1,6 +1,6 @@
 """Downloads from the Hub: the real ``huggingface_hub`` client against the loopback Hub server.
 
-No mock of the client: every test goes over HTTP to ``tests/hubserver.py``, and the server's
+No mock of the client: every test goes over HTTP to ``tests/helpers/hubserver.py``, and the server's
 request log is the evidence (a cached file means no second GET; a file that is not there means
 one metadata request and no retry). The rule script is run by the real ``snakemake`` CLI.
 """

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow_runner import unavailable
+from helpers.workflow_runner import unavailable
 
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 SBIN = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
