@@ -36,13 +36,14 @@ wildcard_constraints:
 
 def config_hash():
     """Short sha256 of the resolved config, recorded in provenance. Left out: `run`, `publish`,
-    `resources` and `stars` (the run's name, where results go, how much memory jobs ask for and
-    which table of one's own stars is predicted change none of the catalogue's results).
+    `resources`, `stars` and `tuning` (the run's name, where results go, how much memory jobs
+    ask for, which table of one's own stars is predicted and how `snakemake tune` searches
+    change none of the catalogue's results).
     """
     settings = {
         k: v
         for k, v in config.items()
-        if k not in ("run", "publish", "resources", "stars")
+        if k not in ("run", "publish", "resources", "stars", "tuning")
     }
     text = _json.dumps(settings, sort_keys=True, default=str)
     return _hashlib.sha256(text.encode()).hexdigest()[:16]
