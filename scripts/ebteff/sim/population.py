@@ -66,6 +66,7 @@ block's generator), so the sample is a deterministic function of (seed, block).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -95,6 +96,8 @@ KEPLER_RSUN = 4.2084
 
 # --- Gaia
 GAIA_EPOCHS = 40
+#: An eclipse is seen when its depth exceeds this many single-epoch uncertainties.
+DEPTH_SIGMAS = 3.0
 G_FAINT, G_BRIGHT = 20.5, 3.0
 EB_COMPLETENESS_G50, EB_COMPLETENESS_WIDTH = 19.8, 0.35
 
@@ -290,14 +293,14 @@ def track(mass) -> dict[str, np.ndarray]:
     }  # fmt: skip
 
 
-def evolve(mass, age_myr) -> dict[str, np.ndarray]:
+def evolve(mass, age_myr, tracks: dict | None = None) -> dict[str, np.ndarray]:
     """Luminosity, radius, Teff, phase and ``alive`` of stars of this mass and age (Myr).
 
     Phases MS, HG, GB, CHEB as in the module docstring; alive is False after core-helium
     burning (the star has left for the AGB or become a remnant).
     """
     t = np.asarray(age_myr, dtype=float)
-    k = track(mass)
+    k = track(mass) if tracks is None else tracks
     tms, tbgb = k["t_ms"], k["t_bgb"]
     tau = np.clip(t / tms, 0.0, 1.0)
     l_ms = k["l_z"] * (k["l_tms"] / k["l_z"]) ** (0.5 * (tau + tau * tau))
@@ -339,6 +342,41 @@ def kroupa_weight(mass) -> np.ndarray:
     return np.where(m < IMF_BREAK, below, above)
 
 
+def _tilted_segments():
+    """Segments (lo, hi, exponent of dN/dM, relative number) of the tilted IMF."""
+    lo, hi = IMF_MASS_RANGE
+    edges = sorted({lo, IMF_BREAK, MASS_PIVOT, hi})
+    segments = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        mid = math.sqrt(a * b)
+        slope = -(IMF_SLOPES[0] if mid < IMF_BREAK else IMF_SLOPES[1])
+        slope += MASS_TILT if mid < MASS_PIVOT else 0.0
+        # Amplitude: kroupa_weight(M) / M is dN/dM up to a constant; times the tilt.
+        amp = float(kroupa_weight(np.array([a]))[0] / a * min((a / MASS_PIVOT) ** MASS_TILT, 1.0))
+        amp /= a**slope
+        k = slope + 1.0
+        number = amp * (b**k - a**k) / k if k != 0 else amp * math.log(b / a)
+        segments.append((a, b, slope, number))
+    return segments
+
+
+def draw_tilted_imf(rng, n) -> np.ndarray:
+    """Masses from dN/dM ~ Kroupa(M) min((M / MASS_PIVOT)^MASS_TILT, 1), by inverse CDF."""
+    segments = _tilted_segments()
+    numbers = np.array([s[3] for s in segments])
+    which = rng.choice(len(segments), size=n, p=numbers / numbers.sum())
+    u = rng.random(n)
+    out = np.empty(n)
+    for i, (a, b, slope, _) in enumerate(segments):
+        sel = which == i
+        k = slope + 1.0
+        if k == 0:
+            out[sel] = a * (b / a) ** u[sel]
+        else:
+            out[sel] = (a**k + u[sel] * (b**k - a**k)) ** (1.0 / k)
+    return out
+
+
 def multiplicity(mass) -> np.ndarray:
     """Multiplicity frequency against primary mass (Duchene & Kraus 2013), linear in log M."""
     nodes = np.asarray(MULTIPLICITY)
@@ -374,6 +412,35 @@ def detection_probability(radius_sum, separation) -> np.ndarray:
     return -np.expm1(-lam) - lam * np.exp(-lam)
 
 
+def eclipse_depth(g1, g2, radius1, radius2) -> np.ndarray:
+    """Depth (mag) of the deeper central eclipse: the fraction of the pair's G-band light hidden
+    when the smaller disc covers part of the larger (uniform discs, no limb darkening)."""
+    f1 = 10.0 ** (-0.4 * np.asarray(g1, dtype=float))
+    f2 = 10.0 ** (-0.4 * np.asarray(g2, dtype=float))
+    total = f1 + f2
+    hide1 = f1 / total * np.minimum((radius2 / radius1) ** 2, 1.0)
+    hide2 = f2 / total * np.minimum((radius1 / radius2) ** 2, 1.0)
+    return -2.5 * np.log10(1.0 - np.minimum(np.maximum(hide1, hide2), 1.0 - 1e-9))
+
+
+def epoch_sigma(g) -> np.ndarray:
+    """Uncertainty (mag) of one G-band epoch: the mean-magnitude uncertainty of
+    :func:`ebteff.sim.simulate.gaia_sigma` (0.3 mmag floor, 6 mmag at G = 20; after Riello et al.
+    2021) times sqrt(GAIA_EPOCHS)."""
+    g = np.asarray(g, dtype=float)
+    return math.sqrt(GAIA_EPOCHS) * np.hypot(0.0003, 0.006 * 10.0 ** (0.4 * (g - 20.0)))
+
+
+def depth_limit(depth) -> np.ndarray:
+    """Faintest G at which an eclipse of this depth (mag) exceeds DEPTH_SIGMAS epoch sigmas
+    (-inf if never: below the noise floor)."""
+    per_epoch = np.asarray(depth, dtype=float) / (DEPTH_SIGMAS * math.sqrt(GAIA_EPOCHS))
+    excess = per_epoch**2 - 0.0003**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limit = 20.0 + 2.5 * np.log10(np.sqrt(np.maximum(excess, 0.0)) / 0.006)
+    return np.where(excess > 0, limit, -np.inf)
+
+
 def _logistic(x):
     return special.expit(x)
 
@@ -383,6 +450,13 @@ def combined_teff(teff1, teff2, radius1, radius2) -> np.ndarray:
     r1, r2 = radius1**2, radius2**2
     t1, t2 = (np.asarray(teff1) / 1e4) ** 4, (np.asarray(teff2) / 1e4) ** 4
     return 1e4 * ((r1 * t1 + r2 * t2) / (r1 + r2)) ** 0.25
+
+
+@functools.lru_cache(maxsize=2)
+def _min_extinction_ratio(grid: stellar.KuruczGrid) -> float:
+    """The smallest A_G / A0 anywhere in the grid (A0 > 0), a bound for cheap rejections."""
+    ratio = grid.ax[..., 1:, 0] / grid.a0[1:]
+    return float(np.min(ratio)) * (1.0 - 1e-9)
 
 
 def _extinction(grid: stellar.KuruczGrid, teff, logg, feh, a0) -> np.ndarray:
@@ -409,13 +483,12 @@ BULGE_NEAR_PC = 4000.0
 D_MAX_PC = 50_000.0
 #: Intensity unit of the Poisson copies (any value gives the same distribution; smaller values
 #: draw fewer proposals but repeat a proposed binary at more places).
-COPY_UNIT = 0.002
+COPY_UNIT = 0.001
 
 
-def _post_ms_window(mass, lo_gyr, hi_gyr):
-    """Ages (Gyr) at which a star of this mass is past its main sequence and still alive,
+def _post_ms_window(k, lo_gyr, hi_gyr):
+    """Ages (Gyr) at which a star with these tracks is past its main sequence and still alive,
     intersected with the star-formation window [lo, hi]; empty windows have width 0."""
-    k = track(mass)
     end = k["t_bgb"] + k["t_gb"] + k["t_he"]
     start = np.maximum(k["t_ms"] / 1000.0, lo_gyr)
     stop = np.minimum(end / 1000.0, hi_gyr)
@@ -440,21 +513,18 @@ def _disc_position_weight(d_lim, component):
 
 def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     """n proposed primaries with their companions, each with its number of catalogue copies."""
-    lo, hi = IMF_MASS_RANGE
-    mass1 = np.exp(rng.uniform(math.log(lo), math.log(hi), n))
-    # Log-uniform masses thinned to a Kroupa IMF, and low masses, which Gaia sees only nearby,
-    # further by (M / MASS_PIVOT)^MASS_TILT (undone by the weight), before anything costly.
+    # Masses from the Kroupa IMF tilted by (M / MASS_PIVOT)^MASS_TILT below the pivot (low
+    # masses, which Gaia sees only nearby, are proposed less often; the weight undoes it).
+    mass1 = draw_tilted_imf(rng, n)
     tilt = np.minimum((mass1 / MASS_PIVOT) ** MASS_TILT, 1.0)
-    keep = rng.random(n) < kroupa_weight(mass1) * tilt
-    mass1, tilt = mass1[keep], tilt[keep]
-    n = mass1.size
     p_c = np.asarray(COMPONENT_PROPOSAL)
     component = rng.choice(3, size=n, p=p_c).astype(np.int8)
     mass_share = np.asarray(galaxy.COMPONENT_MASS) / np.sum(galaxy.COMPONENT_MASS)
     lo_age = np.choose(component, [AGE_RANGE_GYR[c][0] for c in range(3)])
     hi_age = np.choose(component, [AGE_RANGE_GYR[c][1] for c in range(3)])
     span = hi_age - lo_age
-    start, width = _post_ms_window(mass1, lo_age, hi_age)
+    tracks1 = track(mass1)
+    start, width = _post_ms_window(tracks1, lo_age, hi_age)
     late = (rng.random(n) < POST_MS_PROPOSAL) & (width > 0)
     age = np.where(late, start + rng.random(n) * width, lo_age + rng.random(n) * span)
     in_window = (age >= start) & (age <= start + width) & (width > 0)
@@ -462,7 +532,7 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
         in_window, POST_MS_PROPOSAL / np.maximum(width, 1e-12), 0.0
     )
     weight = (mass_share / p_c)[component] / (span * q_age * tilt)
-    primary = evolve(mass1, age * 1000.0)
+    primary = evolve(mass1, age * 1000.0, tracks1)
     q_lo = np.minimum(np.maximum(Q_MIN, SECONDARY_MIN_MASS / mass1), 1.0)
     mass2 = rng.uniform(q_lo, 1.0) * mass1
     secondary = evolve(mass2, age * 1000.0)
@@ -493,10 +563,14 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     abs1 = grid.absolute_magnitudes(stars["teff1"], stars["logg1"], stars["feh"], stars["radius1"])
     abs2 = grid.absolute_magnitudes(stars["teff2"], stars["logg2"], stars["feh"], stars["radius2"])
     g_abs = stellar.combine_magnitudes(abs1[:, 0], abs2[:, 0])
-    d_lim = np.minimum(10.0 ** ((G_FAINT - g_abs + 5.0) / 5.0), D_MAX_PC)
+    # Faintest G at which Gaia would see it: the catalogue limit, or where its eclipse sinks
+    # into the noise (exactly the place step's depth cut, since the noise grows with G).
+    depth = eclipse_depth(abs1[:, 0], abs2[:, 0], stars["radius1"], stars["radius2"])
+    g_lim = np.minimum(G_FAINT, depth_limit(depth))
+    d_lim = np.minimum(10.0 ** ((g_lim - g_abs + 5.0) / 5.0), D_MAX_PC)
     disc_w = _disc_position_weight(d_lim, c)[0]
     weight = weight * np.where(c == galaxy.BULGE, d_lim > BULGE_NEAR_PC, disc_w)
-    stars.update(abs1=abs1, abs2=abs2, d_lim=d_lim)
+    stars.update(abs1=abs1, abs2=abs2, d_lim=d_lim, g_lim=g_lim)
     stars["copies"] = rng.poisson(weight / COPY_UNIT)
     return stars
 
@@ -538,6 +612,12 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     d, l_deg, b_deg = stars["distance"], stars["l"], stars["b"]
     a0 = galaxy.extinction_to(d, l_deg, b_deg)
     dist_mod = 5.0 * np.log10(d / 10.0)
+    # Cheap bound first: every band's extinction is at least _min_extinction_ratio(grid) A0.
+    g0 = stellar.combine_magnitudes(stars["abs1"][:, 0], stars["abs2"][:, 0]) + dist_mod
+    bright_enough = g0 + _min_extinction_ratio(grid) * a0 <= stars["g_lim"]
+    stars["a0"] = a0
+    stars = _take(stars, bright_enough)
+    a0, dist_mod = stars["a0"], dist_mod[bright_enough]
     ext1 = _extinction(grid, stars["teff1"], stars["logg1"], stars["feh"], a0)
     ext2 = _extinction(grid, stars["teff2"], stars["logg2"], stars["feh"], a0)
     app = stellar.combine_magnitudes(
@@ -545,9 +625,13 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     )
     g = app[:, 0]
     found = rng.random(g.size) < _logistic((EB_COMPLETENESS_G50 - g) / EB_COMPLETENESS_WIDTH)
+    deep = eclipse_depth(
+        stars["abs1"][:, 0], stars["abs2"][:, 0], stars["radius1"], stars["radius2"]
+    )
+    found &= deep >= DEPTH_SIGMAS * epoch_sigma(g)
     stars.update(a0=a0, G=g, BP=app[:, 1], RP=app[:, 2])
     stars = _take(stars, (g <= G_FAINT) & (g >= G_BRIGHT) & found)
-    for key in ("x_min", "d_lim"):
+    for key in ("x_min", "d_lim", "g_lim"):
         stars.pop(key)
     stars["ebv_sandf"] = galaxy.full_column_ebv(stars["l"], stars["b"])
     stars["frequency"] = 1.0 / stars["period"]
@@ -565,7 +649,7 @@ def _concat(parts: list[dict]) -> dict:
 
 
 #: Candidates drawn per batch (bounds memory; the sequence of batches is deterministic).
-BATCH = 2_000_000
+BATCH = 200_000
 
 
 def draw_accepted(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
