@@ -482,6 +482,11 @@ def test_every_star_with_a_teff_has_percentiles_and_flag_bits(snakemake_run):
         & (pl.col("teff_best_p84") <= pl.col("teff_best_p95"))
     )
     assert ordered.to_series().all()
+    # percentiles are built in ln Teff: no star's, of teff_best or of any model, is <= 0 K
+    pct = [c for c in cat.columns if c.startswith("teff_") and c[-4:-2] == "_p"]
+    assert len(pct) == 5 * (len(MODELS) + 1)
+    for col in pct:
+        assert cat[col].drop_nulls().min() > 0, col
     bits = cat["flag_bits"]
     assert (((bits & FLAG_BITS["label"]) > 0) == (cat["flag"] == "A")).all()
     assert (((bits & FLAG_BITS["ml"]) > 0) == cat["flag"].is_in(["B", "C", "D"])).all()
