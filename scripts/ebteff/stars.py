@@ -42,7 +42,7 @@ from .io import read_json
 from .predict import LoadedModel, predict_frame
 from .release import BEST_CALIBRATION_FILE, CORRECTION_FILE, LABEL_CALIBRATION_FILE, MODEL_FILES
 from .schema import ARCHIVE_NAMES, DERIVED_COLOURS, NEGATED_ARCHIVE_COLOURS, UPSTREAM_COLOURS
-from .tables import TableError, normalise, table_batches
+from .tables import TableError, log_missing, normalise, table_batches
 
 log = logging.getLogger(__name__)
 
@@ -218,14 +218,17 @@ def predicted_batches(path, stored: StoredModels, *, batch_rows: int, n_jobs: in
         *GSPPHOT_PERCENTILES,
     }
     checked = False
+    rows, missing = 0, {}
     for raw in table_batches(path, batch_rows, key):
-        frame = normalise(raw, path, numeric)
+        frame = normalise(raw, path, numeric, offset=rows, missing=missing)
+        rows += frame.height
         if not checked:
             check_usable(
                 prepare_photometry(frame.lazy(), None).collect_schema().names(), stored, path
             )
             checked = True
         yield predict_batch(frame, stored, n_jobs=n_jobs, path=path)
+    log_missing(path, missing)
 
 
 def summarise_stars(counts: dict, out: pl.DataFrame, names) -> None:
@@ -292,7 +295,9 @@ def predict_table(frame, model_dir, models=None, *, batch_rows: int = 100_000, n
         "dec",
         *GSPPHOT_PERCENTILES,
     }
-    table = normalise(frame, "the table", numeric)
+    missing = {}
+    table = normalise(frame, "the table", numeric, missing=missing)
+    log_missing("the table", missing)
     check_usable(
         prepare_photometry(table.lazy(), None).collect_schema().names(), stored, "the table"
     )

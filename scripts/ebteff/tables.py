@@ -7,10 +7,19 @@ Archive, 2MASS and Pan-STARRS1 best-neighbour names become the upstream ones
 (:data:`ebteff.schema.ARCHIVE_NAMES`), matched regardless of case; missing values (null, NaN,
 inf or the sentinel -999.0) become null; upstream colours a table lacks are computed from its
 bands. Every problem raises :class:`TableError` naming the file, the column or the config key.
+
+Inputs that cannot be stars are caught here, before any model sees them: a magnitude beyond what
+its survey can measure (:data:`MAGNITUDE_LIMITS`) is refused, naming the column, the count and a
+row; the missing-value markers other catalogues use (99, 99.99, -99, -9999, ...:
+:data:`MAGNITUDE_SENTINELS`) are read as missing in magnitude and colour columns, and counted. A
+CSV whose header holds ``;`` or tabs is refused as using the wrong separator, and a table with a
+``designation`` (``Gaia DR3 <source_id>``) instead of ``source_id`` is read by taking the id
+from it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +32,14 @@ from .schema import (
     COLUMNS,
     DERIVED_COLOURS,
     NEGATED_ARCHIVE_COLOURS,
+    PS1_KRON,
+    PS1_PSF,
     SENTINEL,
+    TMASS_COLOURS,
     UPSTREAM_COLOURS,
 )
+
+log = logging.getLogger(__name__)
 
 #: File name endings -> format.
 FORMATS = {
@@ -45,6 +59,45 @@ ACCEPTED = "Parquet (.parquet), CSV (.csv), FITS (.fits) or VOTable (.vot, .xml)
 
 class TableError(ValueError):
     """A user's table cannot be read or lacks what is needed; the message says what to fix."""
+
+
+#: Magnitudes each survey can give (mag), with a margin beyond the brightest and faintest values
+#: its catalogue publishes: Gaia DR3 G, BP, RP from about 1.7 (the brightest stars it measured)
+#: to about 25 (BP and RP of the faintest sources; Riello et al. 2021, A&A 649, A3); 2MASS J, H,
+#: Ks from about -4 (the brightest stars of the sky, saturated) to about 18 (Skrutskie et al.
+#: 2006, AJ 131, 1163); Pan-STARRS1 mean PSF and Kron magnitudes from saturated bright stars
+#: to about 25 (Chambers et al. 2016, arXiv:1612.05560). A value beyond these is not a star's
+#: magnitude but a unit mistake, a flux, or a missing-value marker of some other convention.
+MAGNITUDE_LIMITS: dict[str, tuple[str, float, float]] = {
+    **{c: ("Gaia", 0.0, 26.0) for c in ("g", "bp", "rp")},
+    **{c: ("2MASS", -5.0, 20.0) for c in ("j_m", "h_m", "k_m")},
+    **{c: ("Pan-STARRS1", -1.0, 30.0) for c in (*PS1_PSF, *PS1_KRON)},
+}
+
+#: Missing-value markers of other catalogues: in a magnitude or a colour no star has them, so
+#: they are read as missing (and counted in the log) wherever -999.0 is.
+MAGNITUDE_SENTINELS = (99.0, 99.9, 99.99, 99.999, 999.0, 9999.0, -99.0, -99.9, -99.99, -9999.0)
+
+#: Columns in which :data:`MAGNITUDE_SENTINELS` (and -999.0) mean missing: every magnitude and
+#: colour of the upstream schema and the derived colours.
+PHOTOMETRIC_COLUMNS = (
+    *MAGNITUDE_LIMITS,
+    "bp_rp",
+    "g_bp",
+    "g_rp",
+    *TMASS_COLOURS,
+    "ps_g_r",
+    "ps_r_i",
+    "ps_i_z",
+    "ps_z_y",
+    *DERIVED_COLOURS,
+)
+
+#: A Gaia designation as the archive writes it; EDR3 and DR3 share their source_ids.
+DESIGNATION = r"(?i)^\s*Gaia\s+(E?DR3)\s+(\d+)\s*$"
+
+#: Separators a CSV written by a spreadsheet or another tool may use instead of ','.
+OTHER_SEPARATORS = {";": "';'", "\t": "tab", "|": "'|'"}
 
 
 def table_format(path: str | os.PathLike, key: str = "stars") -> str:
@@ -129,8 +182,31 @@ def _known_numeric() -> dict[str, pl.DataType]:
     return {n: pl.Float64 for n in names} | {"source_id": pl.Int64}
 
 
+def check_separator(path, columns) -> None:
+    """Refuse a CSV whose header reads as names glued together by another separator."""
+    names = {_canonical_name(c) for c in columns}
+    if "source_id" in names or "designation" in names:
+        return
+    for sep, said in OTHER_SEPARATORS.items():
+        glued = [c for c in columns if sep in c]
+        if glued:
+            shown = glued[0] if len(glued[0]) <= 80 else glued[0][:77] + "..."
+            read_as = (
+                f"one column, {shown!r}"
+                if len(columns) == 1
+                else f"{len(columns)} columns, one of them {shown!r}"
+            )
+            raise TableError(
+                f"{path}: the separator looks wrong: the header reads as {read_as}, so the file "
+                f"looks {said}-separated. CSV "
+                "tables are read comma-separated: write it with ',' between values (and '.' "
+                "as the decimal mark), or as Parquet, FITS or VOTable"
+            )
+
+
 def _csv_batches(path: Path, batch_rows: int) -> Iterator[pl.DataFrame]:
     header = pl.read_csv(path, n_rows=0)
+    check_separator(path, header.columns)
     overrides = {}
     known = _known_numeric()
     for col in header.columns:
@@ -275,7 +351,8 @@ def check_types(schema: pl.Schema, path, numeric, spelt=None) -> None:
 
     if "source_id" not in schema:
         raise TableError(
-            f"{path} has no source_id column: every star needs its Gaia DR3 source_id "
+            f"{path} has no source_id column: every star needs its Gaia DR3 source_id, or a "
+            f"designation ('Gaia DR3 <source_id>') "
             f"(columns found: {', '.join(schema.names()[:20])})"
         )
     if not schema["source_id"].is_integer():
@@ -295,12 +372,77 @@ def check_types(schema: pl.Schema, path, numeric, spelt=None) -> None:
         )
 
 
-def normalise(frame: pl.DataFrame, path="table", numeric=None) -> pl.DataFrame:
+def source_id_from_designation(frame: pl.DataFrame, path="table", offset: int = 0):
+    """``source_id`` taken from a ``designation`` column (``Gaia DR3 <id>``, any case) when the
+    table has no ``source_id``; the frame unchanged otherwise. A designation of another release
+    (Gaia DR2's ids are not DR3's) or of no release is refused, naming the row."""
+    if any(_canonical_name(c) == "source_id" for c in frame.columns):
+        return frame
+    column = next((c for c in frame.columns if c.lower() == "designation"), None)
+    if column is None or frame.schema[column] != pl.String:
+        return frame
+    ids = frame[column].str.extract(DESIGNATION, 2)
+    bad = ids.is_null() & frame[column].is_not_null()
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        value = frame[column][i]
+        hint = (
+            "; Gaia DR2 source_ids are not DR3's: take the DR3 one from the archive's "
+            "gaiadr3.dr2_neighbourhood"
+            if "dr2" in value.lower()
+            else ""
+        )
+        raise TableError(
+            f"{path}: column {column!r} is read as the source_id (the table has no source_id "
+            f"column), but {int(bad.sum())} value(s) are not a Gaia DR3 designation "
+            f"'Gaia DR3 <source_id>', e.g. row {offset + i + 1}: {value!r}{hint}"
+        )
+    return frame.select(ids.cast(pl.Int64).alias("source_id"), pl.all())
+
+
+def _is_sentinel(column: str) -> pl.Expr:
+    value = pl.col(column).cast(pl.Float64)
+    return pl.any_horizontal(
+        (value - s).abs() <= 1e-5 * abs(s) for s in (*MAGNITUDE_SENTINELS, SENTINEL)
+    )
+
+
+def check_magnitudes(frame: pl.DataFrame, path="table", spelt=None, offset: int = 0) -> None:
+    """Refuse a magnitude beyond what its survey can measure (:data:`MAGNITUDE_LIMITS`),
+    naming the column, how many rows and the first of them (counted from 1 in the file)."""
+    spelt = spelt or {}
+    for column, (survey, lo, hi) in MAGNITUDE_LIMITS.items():
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        outside = (values < lo) | (values > hi)
+        if not outside.any():
+            continue
+        i = int(outside.arg_true()[0])
+        name = spelt.get(column, column)
+        shown = f"{name!r}" + (f" (read as {column})" if name != column else "")
+        span = f"rows {offset + 1}-{offset + frame.height}"
+        raise TableError(
+            f"{path}: column {shown} has {int(outside.sum())} value(s) outside {lo:g} to {hi:g} "
+            f"mag, what {survey} can measure (of {span}), e.g. row {offset + i + 1} "
+            f"(source_id {frame['source_id'][i]}): {values[i]:g}. Such a value is not a star's "
+            "magnitude (a flux, another unit, or a missing-value marker): correct it, or leave "
+            "it empty or NaN where the star has none"
+        )
+
+
+def normalise(
+    frame: pl.DataFrame, path="table", numeric=None, *, offset: int = 0, missing=None
+) -> pl.DataFrame:
     """Upstream names and conventions for one batch of a user's table (see the module doc).
 
     ``numeric``: upstream names that must be numbers (default: every upstream column and derivable
     colour). Missing values of every float column become null; unknown columns are kept.
+    ``offset``: rows of the table before this batch (for the row a message names). ``missing``:
+    a dict that counts, per column as the table spells it, the magnitudes and colours read as
+    missing because they held a missing-value marker (:data:`MAGNITUDE_SENTINELS`, -999.0).
     """
+    frame = source_id_from_designation(frame, path, offset)
     rename = column_names(frame.columns)
     spelt = {v: k for k, v in rename.items()}
     frame = frame.rename(rename)
@@ -310,6 +452,7 @@ def normalise(frame: pl.DataFrame, path="table", numeric=None) -> pl.DataFrame:
             frame = frame.with_columns((-pl.col(archive).cast(pl.Float64)).alias(upstream)).drop(
                 archive
             )
+            spelt[upstream] = archive
     wanted = set(COLUMNS) - {"source_id"} | set(DERIVED_COLOURS) if numeric is None else numeric
     check_types(frame.schema, path, sorted(wanted), spelt)
     floats = [
@@ -317,19 +460,43 @@ def normalise(frame: pl.DataFrame, path="table", numeric=None) -> pl.DataFrame:
         for c, dtype in frame.schema.items()
         if c != "source_id" and (c in wanted or dtype.is_float())
     ]
+    photometric = [c for c in PHOTOMETRIC_COLUMNS if c in floats]
+    if photometric and missing is not None:
+        marked = frame.select(
+            _is_sentinel(c).fill_null(False).sum().alias(c) for c in photometric
+        ).row(0, named=True)
+        for c, n in marked.items():
+            if n:
+                key = spelt.get(c, c)
+                missing[key] = missing.get(key, 0) + n
     frame = frame.with_columns(
-        pl.when(pl.col(c).cast(pl.Float64).is_finite() & (pl.col(c) != SENTINEL))
+        pl.when(
+            pl.col(c).cast(pl.Float64).is_finite()
+            & (pl.col(c) != SENTINEL)
+            & (~_is_sentinel(c) if c in photometric else True)
+        )
         .then(pl.col(c).cast(pl.Float64))
         .otherwise(None)
         .alias(c)
         for c in floats
     ).with_columns(pl.col("source_id").cast(pl.Int64))
+    check_magnitudes(frame, path, spelt, offset)
     derived = [
         (pl.col(a) - pl.col(b)).alias(name)
         for name, (a, b) in UPSTREAM_COLOURS.items()
         if name not in frame.columns and a in frame.columns and b in frame.columns
     ]
     return frame.with_columns(derived) if derived else frame
+
+
+def log_missing(path, missing: dict) -> None:
+    """One log line: the magnitudes and colours read as missing because of a marker."""
+    if missing:
+        log.info(
+            "%s: read as missing (a missing-value marker such as 99, 99.99, -99 or -999): %s",
+            path,
+            ", ".join(f"{n} value(s) of {c}" for c, n in missing.items()),
+        )
 
 
 def import_photometry(
@@ -346,10 +513,12 @@ def import_photometry(
     from .io import parquet_batches
 
     numeric = [c for c in COLUMNS if c != "source_id"]
-    rows, lacking, ids = 0, None, []
+    rows, lacking, ids, missing = 0, None, [], {}
     with parquet_batches(out) as write:
         for raw in table_batches(path, batch_rows, key):
-            frame = normalise(raw, path, set(numeric) | set(DERIVED_COLOURS))
+            frame = normalise(
+                raw, path, set(numeric) | set(DERIVED_COLOURS), offset=rows, missing=missing
+            )
             if lacking is None:
                 lacking = [c for c in numeric if c not in frame.columns]
             frame = frame.with_columns(pl.lit(None, pl.Float64).alias(c) for c in lacking)
@@ -371,6 +540,7 @@ def import_photometry(
             write(frame)
         if rows == 0:
             raise TableError(f"{path} has no rows; an empty photometry table cannot be used")
+        log_missing(path, missing)
         every = np.sort(np.concatenate(ids))
         twice = every[1:][every[1:] == every[:-1]]
         if twice.size:
@@ -378,4 +548,4 @@ def import_photometry(
                 f"{path}: source_id is not unique ({twice.size} duplicate row(s)); each star "
                 f"must appear exactly once (first repeated: {int(twice[0])})"
             )
-    return {"rows": rows, "lacking_columns": lacking or []}
+    return {"rows": rows, "lacking_columns": lacking or [], "read_as_missing": missing}

@@ -116,3 +116,88 @@ def test_the_streamed_fits_holds_what_write_fits_writes(tmp_path):
     for c in a.colnames:
         assert np.array_equal(np.asarray(a[c]), np.asarray(b[c]), equal_nan=a[c].dtype.kind == "f")
     assert str(b["teff_best"].unit) == "K"
+
+
+# -- inputs that cannot be stars ----------------------------------------------------------------
+
+
+def test_missing_value_markers_of_other_catalogues_are_read_as_missing_and_counted():
+    frame = pl.DataFrame(
+        {
+            "source_id": [1, 2, 3, 4],
+            # float32, as a FITS table holds them: 99.99 is then 99.98999786...
+            "phot_g_mean_mag": pl.Series([99.0, 99.99, 12.0, -999.0], dtype=pl.Float32),
+            "phot_bp_mean_mag": [-99.0, 13.0, 12.5, 9999.0],
+            "bp_rp": [99.0, 1.0, 1.0, 1.0],
+            "ks_m": [-3.0, 5.0, 6.0, 7.0],  # the brightest stars of the sky: measurable
+            "ra": [99.0, 1.0, 2.0, 3.0],  # a position may be 99 deg: not a marker there
+        }
+    )
+    missing = {}
+    out = normalise(frame, missing=missing)
+    assert out["g"].to_list() == [None, None, 12.0, None]
+    assert out["bp"].to_list() == [None, 13.0, 12.5, None]
+    assert out["bp_rp"].to_list() == [None, 1.0, 1.0, 1.0]
+    assert out["k_m"].to_list() == [-3.0, 5.0, 6.0, 7.0]
+    assert out["ra"].to_list() == [99.0, 1.0, 2.0, 3.0]
+    assert missing == {"phot_g_mean_mag": 3, "phot_bp_mean_mag": 2, "bp_rp": 1}
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        (
+            "phot_g_mean_mag",
+            [12.0, -5.0, 50.0, 13.0],
+            r"t\.csv: column 'phot_g_mean_mag' \(read as g\) has 2 value\(s\) outside 0 to 26 mag, "
+            r"what Gaia can measure \(of rows 11-14\), e.g. row 12 \(source_id 2\): -5\. ",
+        ),
+        (
+            "j_m",
+            [12.0, 11.0, 10.0, 25.0],
+            r"column 'j_m' has 1 value\(s\) outside -5 to 20 mag, what 2MASS can measure "
+            r"\(of rows 11-14\), e.g. row 14 \(source_id 4\): 25\.",
+        ),
+    ],
+)
+def test_a_magnitude_no_survey_can_measure_is_refused_naming_column_count_and_row(
+    column, values, message
+):
+    frame = pl.DataFrame({"source_id": [1, 2, 3, 4], column: values})
+    with pytest.raises(TableError, match=message):
+        normalise(frame, "t.csv", offset=10)
+
+
+def test_a_designation_gives_the_source_id():
+    frame = pl.DataFrame(
+        {"DESIGNATION": ["Gaia DR3 4295806720", " gaia edr3 38655544960 "], "g": [14.0, 15.0]}
+    )
+    out = normalise(frame)
+    assert out.columns[0] == "source_id"
+    assert out["source_id"].to_list() == [4295806720, 38655544960]
+    # a table with both keeps its source_id
+    both = normalise(frame.with_columns(source_id=pl.Series([1, 2])))
+    assert both["source_id"].to_list() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Gaia DR2 4295806720", r"row 2: 'Gaia DR2 4295806720'; Gaia DR2 source_ids are not DR3"),
+        ("HD 12345", r"1 value\(s\) are not a Gaia DR3 designation 'Gaia DR3 <source_id>', e.g. "),
+    ],
+)
+def test_a_designation_of_no_dr3_source_is_refused_naming_the_row(value, message):
+    frame = pl.DataFrame({"designation": ["Gaia DR3 1", value], "g": [14.0, 15.0]})
+    with pytest.raises(TableError, match=message):
+        normalise(frame)
+
+
+@pytest.mark.parametrize(("sep", "said"), [(";", "';'"), ("\t", "tab")])
+def test_a_csv_with_another_separator_says_the_separator_looks_wrong(tmp_path, sep, said):
+    path = tmp_path / "semi.csv"
+    path.write_text(sep.join(["source_id", "phot_g_mean_mag", "bp_rp"]) + "\n1" + sep + "15,3\n")
+    with pytest.raises(
+        TableError, match=rf"semi\.csv: the separator looks wrong: .* looks {said}-"
+    ):
+        next(table_batches(path, 100))

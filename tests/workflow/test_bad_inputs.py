@@ -125,6 +125,16 @@ PHOTOMETRY_CASES = {
         "photometry",
         VALIDATE_LOG,
     ),
+    "magnitude_out_of_range": (
+        writer(
+            lambda t: t.with_columns(
+                g=pl.when(pl.int_range(pl.len()) == 2).then(-5.0).otherwise("g")
+            )
+        ),
+        "photometry.parquet: column 'g' has 1 value(s) outside 0 to 26 mag, what Gaia can measure "
+        "(of rows 1-300), e.g. row 3 (source_id 3007): -5.",
+        IMPORT_LOG,
+    ),
     "duplicate_source_id": (
         writer(lambda t: pl.concat([t, t.head(2)])),
         "photometry.parquet: source_id is not unique (2 duplicate row(s)); each star must appear "

@@ -267,6 +267,68 @@ def test_a_column_of_the_wrong_type_is_named_with_its_expected_type(trained, sta
     assert "bad.csv: column 'phot_g_mean_mag' holds a value that is not a number" in out
 
 
+# -- inputs that cannot be stars ----------------------------------------------------------------
+
+
+def test_a_magnitude_no_survey_can_measure_is_refused(trained, stars_runs):
+    table = user_table(trained).head(30)
+    table = table.with_columns(
+        phot_g_mean_mag=pl.when(pl.int_range(pl.len()).is_in([4, 9]))
+        .then(-5.0)
+        .otherwise(pl.col("phot_g_mean_mag"))
+    )
+    table.write_csv(trained / "minus_five.csv")
+    out = refused(trained, "stars", "--config", "stars=minus_five.csv")
+    assert (
+        "minus_five.csv: column 'phot_g_mean_mag' (read as g) has 2 value(s) outside 0 to 26 mag, "
+        f"what Gaia can measure (of rows 1-30), e.g. row 5 (source_id {table['source_id'][4]}): -5."
+        in out
+    )
+    assert not (trained / "results/tiny/stars/minus_five.parquet").exists()
+    assert not (trained / "results/tiny/stars/minus_five.fits").exists()
+
+
+def test_markers_are_missing_and_a_designation_gives_the_source_id(trained, stars_runs):
+    """G = 99 and 99.99 (markers some catalogues write) are read as missing, counted in the log;
+    the stars are identified by their designation alone. Every other value is the one the same
+    stars get with source_id and real magnitudes."""
+    table = user_table(trained).head(40)
+    marked = [3, 7]
+    g = table["phot_g_mean_mag"].to_list()
+    g[3], g[7] = 99.0, 99.99
+    ids = table["source_id"]
+    designated = table.with_columns(pl.Series("phot_g_mean_mag", g)).select(
+        pl.format("Gaia DR3 {}", "source_id").alias("designation"), pl.exclude("source_id")
+    )
+    designated.write_csv(trained / "designated.csv")
+
+    run_snakemake(trained, "stars", "--config", "stars=designated.csv")
+
+    got = pl.read_parquet(trained / "results/tiny/stars/designated.parquet")
+    assert got["source_id"].to_list() == ids.to_list()
+    log = (trained / "results/tiny/logs/predict_stars/designated.log").read_text()
+    assert "read as missing (a missing-value marker" in log
+    assert "2 value(s) of phot_g_mean_mag" in log
+    plain = result(trained).head(40)
+    keep = ~pl.int_range(40, eager=True).is_in(marked)
+    model_cols = [c for c in got.columns if c.startswith(f"teff_{MODELS[0]}")]
+    assert got.filter(keep).select(model_cols).equals(plain.filter(keep).select(model_cols))
+    # a model that needs G has nothing to go on where G was a marker
+    assert got[f"teff_{MODELS[0]}"].gather(marked).is_null().all()
+
+
+def test_a_csv_with_another_separator_says_so(trained, stars_runs):
+    table = user_table(trained).head(5)
+    table.write_csv(trained / "semicolon.csv", separator=";")
+    out = refused(trained, "stars", "--config", "stars=semicolon.csv")
+    assert (
+        "semicolon.csv: the separator looks wrong: the header reads as one column, 'source_id;ra;"
+        in out
+    )
+    assert "looks ';'-separated" in out
+    assert not (trained / "results/tiny/stars/semicolon.parquet").exists()
+
+
 # -- source: local with the same table ------------------------------------------------------------
 
 
