@@ -22,6 +22,14 @@ stars normalised by their calibrated sigma, z = (label - prediction) / sigma, gi
 quantiles q_z (:func:`conformal_quantile`, with its finite-sample correction), and a star's
 percentile is prediction + q_z * sigma. The errors' asymmetry (regression to the mean makes the
 upper tail of predicted-hot stars longer) is in q_z; the per-star width is in sigma.
+
+The percentiles are built in ln Teff (``"space": "ln"`` in the table, :data:`SPACE`): the
+normalised residual is z = ln(label / T) / (sigma / T), the relative error over the relative
+sigma, and a star's percentile is T * exp(q_z * sigma / T): positive however wide, as the
+errors of a temperature are multiplicative. (For small errors z is the linear one.) sigma itself
+is fitted on |T - label| in kelvin as above: it is the error bar whose 1- and 2-sigma coverage
+is reported; the conformal quantiles q_z make the percentiles' coverage whatever its scale. A
+table without ``space`` (written before) is applied in kelvin, T + q_z * sigma, as it was fitted.
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ CALIBRATION_EDGES = (0, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 10000, 15000, 
 _EXPONENTS = (0.5, 0.75, 1.0, 1.5, 2.0)
 _FLOOR_RATIOS = np.concatenate([[0.0], np.geomspace(1e-2, 1e2, 25)])
 _QUANTILES = np.linspace(0.60, 0.76, 33)
+#: The space the percentiles are built in: ln Teff (see the module docstring).
+SPACE = "ln"
 #: The published percentiles (StarHorse's) and their column suffixes.
 PERCENTILES = (0.05, 0.16, 0.50, 0.84, 0.95)
 PERCENTILE_NAMES = ("p05", "p16", "p50", "p84", "p95")
@@ -148,12 +158,49 @@ def _bin_name(lo, hi) -> str:
     return f"{int(lo)}+" if hi is None else f"{int(lo)}-{int(hi)}"
 
 
+def _space(calibration: dict) -> str:
+    return calibration.get("space", "linear")
+
+
+def normalised_residual(space: str, pred, sigma, label) -> np.ndarray:
+    """z of a label under a prediction and its calibrated sigma (K): ln(label / T) / (sigma / T)
+    in ln space, (label - T) / sigma in linear space; NaN where a Teff is not positive in ln."""
+    pred, sigma, label = (np.asarray(a, dtype=float) for a in (pred, sigma, label))
+    if space == "linear":
+        return (label - pred) / sigma
+    if space != "ln":
+        raise ValueError(f"unknown calibration space {space!r}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = (pred > 0) & (label > 0)
+        return np.where(ok, np.log(np.where(ok, label / pred, 1.0)) * pred / sigma, np.nan)
+
+
+def quantiles_from_z(calibration: dict, pred, sigma, zq) -> np.ndarray:
+    """Teff (K) at normalised residuals ``zq`` (per star, shape (n, levels)) for predictions
+    ``pred`` and calibrated sigma ``sigma`` (both K): T * exp(zq * sigma / T) in ln space,
+    T + zq * sigma in linear space."""
+    pred = np.asarray(pred, dtype=float)[:, None]
+    sigma = np.asarray(sigma, dtype=float)[:, None]
+    if _space(calibration) == "ln":
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return pred * np.exp(zq * (sigma / pred))
+    return pred + zq * sigma
+
+
 def fit_calibration(
-    pred, spread, label, edges=CALIBRATION_EDGES, min_bin_stars=MIN_BIN_STARS
+    pred,
+    spread,
+    label,
+    edges=CALIBRATION_EDGES,
+    min_bin_stars=MIN_BIN_STARS,
+    space=SPACE,
 ) -> dict:
-    """Calibration per bin of predicted Teff, from calibration-split predictions and labels."""
+    """Calibration per bin of predicted Teff, from calibration-split predictions and labels
+    (K); percentiles in ``space`` (ln Teff by default)."""
     pred, spread, label = (np.asarray(a, dtype=float) for a in (pred, spread, label))
     ok = np.isfinite(pred) & np.isfinite(spread) & np.isfinite(label)
+    if space == "ln":
+        ok &= (pred > 0) & (label > 0)
     pred, spread, label = pred[ok], spread[ok], label[ok]
     if pred.size < MIN_STARS:
         raise ValueError(
@@ -166,10 +213,12 @@ def fit_calibration(
     for lo, hi in zip(merged[:-1], merged[1:], strict=True):
         sel = (pred >= lo) & (pred < (np.inf if hi is None else hi))
         par = _fit_bin(abs_err[sel], spread[sel])
-        z = (label[sel] - pred[sel]) / np.maximum(_sigma(par, spread[sel]), np.finfo(float).tiny)
-        grid = _z_grid(z)
+        sig = np.maximum(_sigma(par, spread[sel]), np.finfo(float).tiny)
+        grid = _z_grid(normalised_residual(space, pred[sel], sig, label[sel]))
         zq = [grid[GRID_LEVELS.index(q)] for q in PERCENTILES]
-        sig = _sigma(par, spread[sel])
+        # what a user needs to read off the table: typical interval widths (K)
+        t = pred[sel]
+        at = quantiles_from_z({"space": space}, t, sig, np.array(zq)[None, :]).T
         bins.append(
             {
                 "name": _bin_name(lo, hi),
@@ -178,17 +227,29 @@ def fit_calibration(
                 **par,
                 "z_percentiles": zq,
                 "z_grid": grid,
-                # what a user needs to read off the table: typical interval widths (K)
-                "width_68_median_k": float(np.median((zq[3] - zq[1]) * sig)),
-                "width_90_median_k": float(np.median((zq[4] - zq[0]) * sig)),
-                "p50_offset_median_k": float(np.median(zq[2] * sig)),
+                "width_68_median_k": float(np.median(at[3] - at[1])),
+                "width_90_median_k": float(np.median(at[4] - at[0])),
+                "p50_offset_median_k": float(np.median(at[2] - t)),
             }
         )
+    formula = (
+        "sigma = k * (floor_k^2 + spread^2)^(p/2); (k, floor_k, p) per bin of predicted Teff "
+        "[lo, hi) K"
+    )
+    if space == "ln":
+        pct = (
+            "Teff_q = T * exp(z_q * sigma / T); z_q per bin: split-conformal quantile of "
+            "ln(label / T) / (sigma / T) on the calibration split"
+        )
+    else:
+        pct = (
+            "Teff_q = prediction + z_q * sigma; z_q per bin: split-conformal quantile of "
+            "(label - prediction) / sigma on the calibration split"
+        )
     calibration = {
-        "formula": "sigma = k * (floor_k^2 + spread^2)^(p/2); (k, floor_k, p) per bin of "
-        "predicted Teff [lo, hi) K",
-        "percentile_formula": "Teff_q = prediction + z_q * sigma; z_q per bin: split-conformal "
-        "quantile of (label - prediction) / sigma on the calibration split",
+        "space": space,
+        "formula": formula,
+        "percentile_formula": pct,
         "percentile_levels": list(PERCENTILES),
         "grid_levels": list(GRID_LEVELS),
         "bins": bins,
@@ -227,7 +288,7 @@ def apply_percentiles(calibration: dict, pred, spread, sigma=None) -> np.ndarray
     bins = calibration["bins"]
     zq = np.array([b["z_percentiles"] for b in bins], dtype=float)
     idx = _bin_index(bins, np.nan_to_num(pred, nan=0.0))
-    return pred[:, None] + zq[idx] * np.asarray(sigma, dtype=float)[:, None]
+    return quantiles_from_z(calibration, pred, sigma, zq[idx])
 
 
 def pit(calibration: dict, pred, sigma, label) -> np.ndarray:
@@ -237,7 +298,7 @@ def pit(calibration: dict, pred, sigma, label) -> np.ndarray:
     pred, sigma, label = (np.asarray(a, dtype=float) for a in (pred, sigma, label))
     bins = calibration["bins"]
     idx = _bin_index(bins, np.nan_to_num(pred, nan=0.0))
-    z = (label - pred) / sigma
+    z = normalised_residual(_space(calibration), pred, sigma, label)
     out = np.full(pred.shape, np.nan)
     levels = np.asarray(calibration.get("grid_levels", GRID_LEVELS), dtype=float)
     for i, b in enumerate(bins):

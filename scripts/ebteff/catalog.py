@@ -36,7 +36,7 @@ from .flags import FLAG_BITS, MODEL_BIT0, RECOMMENDED_CUT, assign_flags, flag_bi
 
 GAIA = "gaia"
 #: GSP-Phot's teff_gspphot_lower/upper are its 16th and 84th percentiles; the 5th and 95th are
-#: extrapolated from them per side as for a Gaussian (1.645 / 1.0 sigma).
+#: extrapolated from them per side as for a Gaussian in ln Teff (1.645 / 1.0 sigma).
 GAUSS_90_OVER_68 = 1.6448536269514722
 MIN_LABEL_BIN_STARS = 50  # reference stars per bin of the label scatter (sparse bins merged)
 
@@ -205,18 +205,20 @@ def label_percentiles(label, label_calibration: dict | None, lower=None, upper=N
         src[has] = "reference"
     if lower is not None and upper is not None:
         lo, hi = (np.asarray(a, dtype=float) for a in (lower, upper))
-        own = has & np.isfinite(lo) & np.isfinite(hi) & (lo <= label) & (hi >= label)
-        down, up = label - lo, hi - label
-        q[own] = np.stack(
-            [
-                label - GAUSS_90_OVER_68 * down,
-                lo,
-                label,
-                hi,
-                label + GAUSS_90_OVER_68 * up,
-            ],
-            axis=1,
-        )[own]
+        own = has & np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (lo <= label) & (hi >= label)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # extrapolated in ln Teff, so the 5th percentile stays positive
+            down, up = np.log(label / lo), np.log(hi / label)
+            q[own] = np.stack(
+                [
+                    label * np.exp(-GAUSS_90_OVER_68 * down),
+                    lo,
+                    label,
+                    hi,
+                    label * np.exp(GAUSS_90_OVER_68 * up),
+                ],
+                axis=1,
+            )[own]
         src[own] = "gspphot"
     return q, src
 
@@ -272,9 +274,9 @@ def assemble(
         sel = ml_source == m
         if f"teff_{m}_p05" in df.columns:
             ml_q[sel] = np.stack([_numpy(df, f"teff_{m}_{p}") for p in PERCENTILE_NAMES], 1)[sel]
-        else:  # a model frame without percentiles: Gaussian ones from its sigma
-            ml_q[sel] = (
-                ml_teff[sel, None] + np.array([-1.6449, -1, 0, 1, 1.6449]) * ml_sigma[sel, None]
+        else:  # a model frame without percentiles: log-normal ones from its sigma
+            ml_q[sel] = ml_teff[sel, None] * np.exp(
+                np.array([-1.6449, -1, 0, 1, 1.6449]) * (ml_sigma[sel] / ml_teff[sel])[:, None]
             )
     if best_calibration:
         ml_q = _recalibrate(ml_teff, ml_sigma, ml_q, ml_source, best_calibration)

@@ -49,6 +49,7 @@ from .calibrate import (
     _bin_index,
     apply_calibration,
     fit_calibration,
+    quantiles_from_z,
     to_catalogue_scale,
 )
 from .features import ModelSpec, training_rows
@@ -155,7 +156,7 @@ def quantile_grid(calibration: dict, teff, spread, sigma=None) -> np.ndarray:
     bins = calibration["bins"]
     grid = np.array([b["z_grid"] for b in bins], dtype=float)
     idx = _bin_index(bins, np.nan_to_num(teff, nan=0.0))
-    return teff[:, None] + grid[idx] * np.asarray(sigma, dtype=float)[:, None]
+    return quantiles_from_z(calibration, teff, sigma, grid[idx])
 
 
 def crps(calibration: dict, teff, spread, label) -> np.ndarray:

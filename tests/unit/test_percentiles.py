@@ -168,7 +168,9 @@ def test_label_percentiles_from_reference_or_gspphot():
         np.array([5000.0, 6000.0]), cal, lower=np.array([4900.0, NAN]), upper=[5200.0, 6100]
     )
     assert src2.tolist() == ["gspphot", "reference"]
-    assert q2[0] == pytest.approx([5000 - 164.485, 4900, 5000, 5200, 5000 + 328.971], abs=0.01)
+    # 5th/95th extrapolated in ln Teff: 5000 * (4900/5000)^1.64485 = 5000 * exp(1.64485 *
+    # -0.0202027) = 4836.58; 5000 * (5200/5000)^1.64485 = 5000 * exp(1.64485 * 0.0392207)
+    assert q2[0] == pytest.approx([4836.58, 4900, 5000, 5200, 5333.19], abs=0.01)
     with pytest.raises(ValueError, match="reference stars"):
         fit_label_calibration(label[:10], reference[:10])
 
@@ -310,3 +312,56 @@ def test_votable_keeps_non_ascii_text_and_any_batch_size(tmp_path):
         assert [str(v) for v in vt["note"]] == ["Ā-star", "", "mé"]
         assert [str(v) for v in vt["flag"]] == ["A", "X", "B"]
         assert list(np.ma.getmaskarray(vt["teff_best"])) == [False, True, False]
+
+
+def test_percentiles_are_built_in_ln_teff_and_stay_positive():
+    # one bin, sigma_ln = k * (floor^2 + (spread / T)^2)^(p/2) with k = 1, floor 0, p = 1, so
+    # sigma_ln = spread / T; z_q = -2, -1, 0, 1, 2
+    cal = {
+        "space": "ln",
+        "bins": [
+            {
+                "lo": 0,
+                "hi": None,
+                "k": 1.0,
+                "floor_k": 0.0,
+                "p": 1.0,
+                "z_percentiles": [-2, -1, 0, 1, 2],
+            }
+        ],
+    }
+    pred, spread = np.array([5000.0, 5000.0]), np.array([500.0, 10_000.0])
+    sigma = apply_calibration(cal, pred, spread)
+    assert sigma == pytest.approx([500.0, 10_000.0])  # T * sigma_ln, the local 1-sigma in K
+    q = apply_percentiles(cal, pred, spread)
+    # 5000 * exp(-0.2, -0.1, 0, 0.1, 0.2) = 4093.654, 4524.187, 5000, 5525.855, 6107.014
+    assert q[0] == pytest.approx([4093.654, 4524.187, 5000.0, 5525.855, 6107.014], abs=1e-3)
+    # sigma_ln = 2: 5000 * exp(-4) = 91.578 K, where T + z * sigma would be -15,000 K
+    assert q[1, 0] == pytest.approx(5000 * np.exp(-4.0)) and (q > 0).all()
+    # the PIT inverts it: the label at p84 sits at level 0.84 of a grid 0.16/0.5/0.84
+    cal["bins"][0]["z_grid"] = [-1.0, 0.0, 1.0]
+    cal["grid_levels"] = [0.16, 0.5, 0.84]
+    assert pit(cal, pred[:1], sigma[:1], q[:1, 3]) == pytest.approx([0.84])
+    # a table fitted before the ln space (no "space") is applied in kelvin, as it was fitted
+    linear = {k: v for k, v in cal.items() if k != "space"}
+    assert apply_percentiles(linear, pred[:1], spread[:1])[0] == pytest.approx(
+        [4000, 4500, 5000, 5500, 6000]
+    )
+
+
+def test_fitted_percentiles_are_positive_for_wide_multiplicative_errors():
+    # errors of 40% (multiplicative), where T + z * sigma would cross zero for cool stars
+    rng = np.random.default_rng(11)
+    n = 40_000
+    pred = np.exp(rng.uniform(np.log(3000), np.log(20000), n))
+    spread = 0.1 * pred * rng.lognormal(0, 0.3, n)
+    label = pred * np.exp(rng.normal(0, 0.4, n))
+    half = n // 2
+    cal = fit_calibration(pred[:half], spread[:half], label[:half])
+    assert cal["space"] == "ln"
+    q = apply_percentiles(cal, pred[half:], spread[half:])
+    assert (q > 0).all()
+    rep = percentile_report(q, label[half:])
+    # 20,000 test stars: the standard error of a fraction near 0.16 is 0.26 points
+    assert abs(rep["overall"]["below_p16"] - 0.16) < 0.02
+    assert abs(rep["overall"]["within_p05_p95"] - 0.90) < 0.015
