@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from ebteff.io import sha256sum
-from ebteff.schema import COLUMNS, COVERAGE_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
-from ebteff.sim import labels, simulate, stellar
+from ebteff.schema import COLUMNS, COVERAGE_COLUMNS, OPTIONAL_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
+from ebteff.sim import labels, population, simulate, stellar
 
 N_STARS = 20_000
 
@@ -47,7 +47,7 @@ def _has(frame: pl.DataFrame, column: str) -> np.ndarray:
 
 def test_columns_and_dtypes_equal_the_schema(catalogue):
     photometry, _, _, _ = catalogue
-    assert photometry.schema == pl.Schema(COLUMNS)
+    assert photometry.schema == pl.Schema({**COLUMNS, **OPTIONAL_COLUMNS})
     assert photometry.height == N_STARS
 
 
@@ -508,10 +508,10 @@ def test_label_presence_is_the_magnitude_limit():
 
 @pytest.fixture(scope="module")
 def synthesis_block():
-    """8,000 stars observed under the synthesis laws (the population of the legacy sky)."""
+    """8,000 stars of the synthesis population observed under the synthesis laws."""
     grid = stellar.load_grid()
     rng = np.random.default_rng([9, 0])
-    stars = simulate._draw_accepted(rng, 8000, grid)
+    stars = population.draw_accepted(rng, 8000, grid)
     cols, truth, teff_blend = simulate._observe(rng, stars, grid, sky="synthesis")
     return stars, cols, truth, teff_blend
 
