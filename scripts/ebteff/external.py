@@ -148,7 +148,8 @@ def compare(frame: pl.DataFrame, estimators: Sequence[str], splits: bool = False
     """Every estimator of ``estimators`` (catalogue Teff columns, with their ``_p05`` ...
     ``_p95`` where they have them) against ``teff_reference``, over the rows of ``frame``
     (which also carries ``flag`` and ``flag_bits``): overall, per reference bin, per flag, inside
-    and outside the training range, and, with ``splits``, per split of the labelled stars. The
+    and outside the training range (also per bin), and, with ``splits``, per split of the
+    labelled stars. The
     training range of ``teff_best`` is ``flag_bits`` bit 8 (the range of the model that gave
     it); a model's is its own, ``<estimator>_outside``, where the rows carry it (a predicted
     table), else bit 8 too (the catalogue's rows).
@@ -193,6 +194,13 @@ def compare(frame: pl.DataFrame, estimators: Sequence[str], splits: bool = False
             "per_flag": {f: stats(flag == f) for f in FLAGS if (has_ref & (flag == f)).any()},
             "in_range": stats(~est_outside),
             "out_of_range": stats(est_outside),
+            "per_bin_in_range": {
+                label: stats((which_bin == i) & ~est_outside)
+                for i, label in enumerate(bin_labels())
+            },
+            "per_bin_out_of_range": {
+                label: stats((which_bin == i) & est_outside) for i, label in enumerate(bin_labels())
+            },
         }
         if splits:
             labelled = np.zeros_like(has_ref)
@@ -370,6 +378,13 @@ def comparison_markdown(comparison: dict, title: str) -> str:
         for label, s in r["per_bin"].items():
             if s["n"]:
                 lines.append(_stats_row(f"Teff {label}", s))
+                for key, where in (
+                    ("per_bin_in_range", "inside"),
+                    ("per_bin_out_of_range", "outside"),
+                ):
+                    part = r.get(key, {}).get(label)
+                    if part and part["n"] and part["n"] < s["n"]:
+                        lines.append(_stats_row(f"Teff {label}, {where} training range", part))
         for flag, s in r["per_flag"].items():
             lines.append(_stats_row(f"flag {flag}", s))
         for split, s in r.get("per_split", {}).items():

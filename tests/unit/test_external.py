@@ -84,7 +84,12 @@ def test_every_star_is_accounted_for_per_bin_flag_and_range():
         assert r["in_range"]["n"] + r["out_of_range"]["n"] == r["overall"]["n"]
         assert sum(s["n"] for s in r["per_bin"].values()) == r["overall"]["n"]
         assert sum(s["n"] for s in r["per_flag"].values()) == r["overall"]["n"]
+        for label, s in r["per_bin"].items():
+            inside, outside = r["per_bin_in_range"][label], r["per_bin_out_of_range"][label]
+            assert inside["n"] + outside["n"] == s["n"], (est, label)
     best = out["estimators"]["teff_best"]
+    assert best["per_bin_out_of_range"][">=8000"]["median_bias"] == pytest.approx(-2000.0)
+    assert best["per_bin_in_range"][">=8000"]["n"] == 0
     assert best["overall"]["n"] == 4 and best["not_predicted"] == 1
     assert best["out_of_range"]["n"] == 1
     assert best["out_of_range"]["median_bias"] == pytest.approx(-2000.0)

@@ -51,6 +51,10 @@ def test_the_shipped_table_is_validated_in_every_run(snakemake_run):
         assert r["in_range"]["n"] + r["out_of_range"]["n"] == n, est
         assert sum(s["n"] for s in r["per_bin"].values()) == n, est
         assert sum(s["n"] for s in r["per_flag"].values()) == n, est
+        assert (
+            sum(s["n"] for s in r["per_bin_in_range"].values()) == r["in_range"]["n"]
+            and sum(s["n"] for s in r["per_bin_out_of_range"].values()) == r["out_of_range"]["n"]
+        ), est
         assert set(r["overall"]) == STAT_KEYS, est
     # every star has G, BP and RP: the Gaia models predict all, the 2MASS one all but the one
     # without 2MASS
