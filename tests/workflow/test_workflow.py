@@ -381,8 +381,11 @@ def test_percentiles_cover_the_test_stars(snakemake_run):
         test = rep["test"]["percentiles_by_predicted_bin"]
         cal = rep["calibration"].get("percentiles_by_predicted_bin")
         overall = test["overall"]
-        for q, (target, tol) in PERCENTILE_TARGETS.items():
-            assert abs(overall[f"below_{q}"] - target) <= tol / 100, (name, q, overall)
+        # overall as per bin: the tolerance widened by the sampling error of some 4,700 test
+        # and as many calibration stars (0.76 points for p16; a 2-point bound alone is 2.6
+        # of them, missed by chance by one of the 20 cells in several runs)
+        n_cal = cal["overall"]["n"] if cal else overall["n"]
+        assert not _percentiles_within_bounds(overall, n_cal), (name, overall)
         assert overall["pit_ks"] < 0.05, name
         for bin_name, st in test["per_bin"].items():
             n_cal = cal["per_bin"][bin_name]["n"] if cal else st["n"]
