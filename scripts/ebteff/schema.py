@@ -34,6 +34,13 @@ COLUMNS: dict[str, pl.DataType] = {
     **{c: pl.Float64 for c in TMASS_COLOURS},
 }
 
+#: Columns the simulator writes and real tables may carry, but that users' tables need not
+#: have (-999.0 for missing, like the others): ``ebv_sandf``, the full-column E(B-V) of the
+#: Schlafly & Finkbeiner (2011) recalibrated SFD map at the star's position (mag), and
+#: ``frequency``, the orbital frequency 1/P (1/day), named and in the unit of the Gaia DR3
+#: archive table ``gaiadr3.vari_eclipsing_binary``.
+OPTIONAL_COLUMNS: dict[str, pl.DataType] = {"ebv_sandf": pl.Float64, "frequency": pl.Float64}
+
 #: Numeric (sentinel-bearing) columns.
 NUMERIC = tuple(c for c in COLUMNS if c != "source_id")
 

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from ebteff.io import sha256sum
-from ebteff.schema import COLUMNS, COVERAGE_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
+from ebteff.schema import COLUMNS, COVERAGE_COLUMNS, OPTIONAL_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
 from ebteff.sim import simulate, stellar
 
 N_STARS = 20_000
@@ -47,7 +47,7 @@ def _has(frame: pl.DataFrame, column: str) -> np.ndarray:
 
 def test_columns_and_dtypes_equal_the_schema(catalogue):
     photometry, _, _, _ = catalogue
-    assert photometry.schema == pl.Schema(COLUMNS)
+    assert photometry.schema == pl.Schema({**COLUMNS, **OPTIONAL_COLUMNS})
     assert photometry.height == N_STARS
 
 

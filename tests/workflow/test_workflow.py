@@ -7,9 +7,17 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+from scipy.special import ndtri
 
-from ebteff.calibrate import ONE_SIGMA, TWO_SIGMA
+from ebteff.calibrate import (
+    MIN_BIN_STARS,
+    ONE_SIGMA,
+    TOLERANCE_1SIGMA,
+    TOLERANCE_2SIGMA,
+    TWO_SIGMA,
+)
 from ebteff.correction import load_legacy_pickle
+from ebteff.evaluate import TEFF_BIN_EDGES
 from ebteff.schema import PUBLISHED_COVERAGE, SENTINEL
 from helpers.photometry_tables import make_table
 from helpers.workflow_runner import REPO, load_test_config, run_snakemake, write_config
@@ -296,40 +304,96 @@ def test_catalogue_is_the_same_whatever_the_chunk_count(snakemake_run, tmp_path,
         assert (copy / path).read_bytes() == (workdir / path).read_bytes(), path
 
 
-def _within_bounds(st: dict) -> bool:
-    """Coverage within 68.27 +/- 3 and 95.45 +/- 2 points, widened by twice the binomial
-    sampling error of the bin's test stars (the bounds hold for the population; a bin of a few
-    hundred test stars scatters around it)."""
-    n = st["n"]
-    slack1 = 2 * (ONE_SIGMA * (1 - ONE_SIGMA) / n) ** 0.5
-    slack2 = 2 * (TWO_SIGMA * (1 - TWO_SIGMA) / n) ** 0.5
-    return (
-        abs(st["within_1sigma"] - ONE_SIGMA) <= 0.03 + slack1
-        and abs(st["within_2sigma"] - TWO_SIGMA) <= 0.02 + slack2
+# --- Coverage of the uncertainties on the tiny run: thresholds from sampling error
+#
+# Which test star lands on which side of its sigma or percentile depends on the forests, and the
+# forests differ between CPU families (docs/design.md, "What is byte-identical"): a
+# threshold set from the values one machine gave fails on another (a p16 fraction 2.7 standard
+# errors low failed a flat 2-point tolerance on every run on AMD EPYC). So each fraction is held
+# to what sampling allows: the calibration split and the test split are two independent samples
+# of the labelled stars, the calibration is fitted (sigma) or conformal (percentiles) on the
+# first, and the test fraction scatters about the calibration split's by the binomial error of
+# both (_split_scatter). Z standard errors are allowed, Z shared out (Bonferroni) between every
+# fraction this file checks, so that a sound run fails one by chance with probability < 1e-3 on
+# any machine (as in tests/workflow/test_accuracy.py). The checks keep their teeth: the raw
+# tree spread misses 68% by 20-40 points (checked below), an uncalibrated percentile as much.
+N_REPORTS = len(MODELS) + 1  # the models and teff_best
+N_BINS = len(TEFF_BIN_EDGES) - 1  # bins of predicted Teff of the reports
+#: Fractions checked: 1 sigma (every report), 2 sigma (the models), five percentiles (every
+#: report), overall and per bin.
+N_CHECKS = (N_REPORTS + len(MODELS) + 5 * N_REPORTS) * (1 + N_BINS)
+Z = float(ndtri(1 - 1e-3 / (2 * N_CHECKS)))  # ~4.5
+
+
+def _split_scatter(p: float, n_test: int, n_cal: int) -> float:
+    """Standard error of (fraction on the test split) - (fraction on the calibration split) of
+    an event of probability p: binomial on each of two independent samples (the calibration
+    split's fraction is fitted to it, so its own variance is at most this)."""
+    return (p * (1 - p) * (1 / n_test + 1 / max(n_cal, 1))) ** 0.5
+
+
+def _within_bounds(st: dict, n_cal: int) -> bool:
+    """Sigma coverage of a bin within the calibration fit's design tolerance (3 and 2 points:
+    ebteff.calibrate fits (k, floor, p) per bin to reach 68.27% and 95.45% within them on the
+    calibration stars) plus Z sampling errors of the test stars against those stars."""
+    return all(
+        abs(st[key] - target) <= tol + Z * _split_scatter(target, st["n"], n_cal)
+        for key, target, tol in (
+            ("within_1sigma", ONE_SIGMA, TOLERANCE_1SIGMA),
+            ("within_2sigma", TWO_SIGMA, TOLERANCE_2SIGMA),
+        )
     )
+
+
+def _calibration_split_coverage(full: dict, key: str) -> tuple[float, int]:
+    """A report's overall fraction ``key`` on the calibration split and its number of stars;
+    for teff_best (recalibrated per winning model, in bins) the bins' weighted mean."""
+    if "by_predicted_bin" in full["calibration"]:
+        overall = full["calibration"]["by_predicted_bin"]["overall"]
+        return overall[key], overall["n"]
+    bins = [b for cal in full["calibration"].values() if cal for b in cal["bins"]]
+    n = sum(b["n"] for b in bins)
+    name = {"within_1sigma": "coverage_1sigma", "within_2sigma": "coverage_2sigma"}[key]
+    return sum(b[name] * b["n"] for b in bins) / n, n
 
 
 def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
     workdir, _ = snakemake_run
     reports = {
-        m: json.loads((workdir / f"results/tiny/calibration/{m}.json").read_text())["test"]
-        for m in MODELS
+        m: json.loads((workdir / f"results/tiny/calibration/{m}.json").read_text()) for m in MODELS
     }
     best = json.loads((workdir / "results/tiny/calibration/teff_best.json").read_text())
-    reports["teff_best"] = {"by_predicted_bin": best["test_by_predicted_bin"]}
-    for name, rep in reports.items():
+    reports["teff_best"] = {
+        "test": {"by_predicted_bin": best["test_by_predicted_bin"]},
+        "calibration": best["calibration"],
+    }
+    for name, full in reports.items():
+        rep = full["test"]
         overall = rep["by_predicted_bin"]["overall"]
-        assert abs(overall["within_1sigma"] - ONE_SIGMA) <= 0.03, name
         # teff_best_err is (p84 - p16) / 2 of the percentiles: a 68% half-width, which says
         # nothing of 2 sigma for non-Gaussian errors (the 90% range is p05-p95, tested with
         # the percentiles); each model's report is of its calibrated sigma, which does
         two_sigma = name != "teff_best"
+        checks = [("within_1sigma", ONE_SIGMA, TOLERANCE_1SIGMA)]
         if two_sigma:
-            assert abs(overall["within_2sigma"] - TWO_SIGMA) <= 0.02, name
+            checks.append(("within_2sigma", TWO_SIGMA, TOLERANCE_2SIGMA))
+        for key, target, tol in checks:
+            # the calibration reaches its target within the fit's design tolerance on the
+            # stars it was fitted on (their own fraction: no sampling in that) ...
+            cal, n_cal = _calibration_split_coverage(full, key)
+            assert abs(cal - target) <= tol, (name, key, cal)
+            # ... and the test stars, an independent sample, differ from them by sampling
+            # alone: Z standard errors of the difference (1 sigma: 0.96 points, so 4.4 points
+            # allowed; 2 sigma: 0.43, so 2.0; for ~4,700 test and ~4,600 calibration stars)
+            se = _split_scatter(target, overall["n"], n_cal)
+            assert abs(overall[key] - cal) <= Z * se, (name, key, overall[key], cal, se)
         for bin_name, st in rep["by_predicted_bin"]["per_bin"].items():
             # per bin, teff_best's p16 and p84 are held to their targets in
             # test_percentiles_cover_the_test_stars, with the calibration sample's error too
-            assert st["n"] >= 100 and (not two_sigma or _within_bounds(st)), (name, bin_name, st)
+            assert st["n"] >= 100, (name, bin_name, st)
+            if two_sigma:
+                n_cal = full["calibration"]["by_predicted_bin"]["per_bin"][bin_name]["n"]
+                assert _within_bounds(st, n_cal), (name, bin_name, st)
         if "raw_tree_spread" in rep:
             # the trees alone are over-confident: their spread, taken as sigma, misses the
             # lower bound the calibrated sigma meets (68.27% - 3 points, less twice the
@@ -347,27 +411,32 @@ def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
             assert (cal["rescale"] is None) == (TEST_CONFIG_MODELS[name]["target"] != "teff_gaia")
 
 
-#: Targets of the percentiles: fraction of labels below p05 ... p95, and tolerances (points).
-PERCENTILE_TARGETS = {
-    "p05": (0.05, 1.5),
-    "p16": (0.16, 2),
-    "p50": (0.50, 3),
-    "p84": (0.84, 2),
-    "p95": (0.95, 1.5),
-}
+#: Levels of the published percentiles.
+PERCENTILE_TARGETS = {"p05": 0.05, "p16": 0.16, "p50": 0.50, "p84": 0.84, "p95": 0.95}
+
+
+def _percentile_bound(target: float, n_test: int, n_cal: int) -> float:
+    """Largest |fraction of test labels below a percentile - its level| a sound run gives.
+
+    The percentiles are split-conformal per calibration bin (ebteff.calibrate): over the draw of
+    the calibration stars, the fraction of new stars below a bin's percentile at level q has
+    mean q, less at most 1 / (n_bin + 1) (the finite-sample correction rounds towards the
+    median; n_bin >= MIN_BIN_STARS), and variance ~ q (1 - q) / n_cal; the test stars add their
+    binomial q (1 - q) / n_test. Z standard errors of both plus that shift: for ~4,700 test and
+    ~4,600 calibration stars overall, 2.5 points at p05 / p95, 3.9 at p16 / p84, 5.2 at p50
+    (the standard errors are 0.45, 0.76 and 1.04 points); per bin of ~500 and ~500 stars, 6.7,
+    11.0 and 14.8 points.
+    """
+    return Z * _split_scatter(target, n_test, n_cal) + 1 / (MIN_BIN_STARS + 1)
 
 
 def _percentiles_within_bounds(st: dict, n_calibration: int) -> list[str]:
-    """Percentile cells outside their tolerance, widened by three times the sampling error of
-    the fraction: binomial over the bin's test stars and over the calibration stars whose
-    quantile it is (conformal coverage scatters with both samples). Three, not two: some 75
-    cells are checked at once, and at two standard errors a few would miss by chance alone."""
-    misses = []
-    for name, (target, tol) in PERCENTILE_TARGETS.items():
-        var = target * (1 - target) * (1 / st["n"] + 1 / max(n_calibration, 1))
-        if abs(st[f"below_{name}"] - target) > tol / 100 + 3 * var**0.5:
-            misses.append(f"{name}: {100 * st[f'below_{name}']:.1f}%")
-    return misses
+    """Percentile cells of a bin outside their bound (_percentile_bound)."""
+    return [
+        f"{name}: {100 * st[f'below_{name}']:.1f}%"
+        for name, target in PERCENTILE_TARGETS.items()
+        if abs(st[f"below_{name}"] - target) > _percentile_bound(target, st["n"], n_calibration)
+    ]
 
 
 def test_percentiles_cover_the_test_stars(snakemake_run):
@@ -377,15 +446,16 @@ def test_percentiles_cover_the_test_stars(snakemake_run):
     }
     best = json.loads((workdir / "results/tiny/calibration/teff_best.json").read_text())
     reports["teff_best"] = {"test": best, "calibration": best}
+    # teff_best's percentiles are recalibrated on the calibration stars each model won
+    n_best = sum(b["n"] for cal in best["calibration"].values() if cal for b in cal["bins"])
     for name, rep in reports.items():
         test = rep["test"]["percentiles_by_predicted_bin"]
         cal = rep["calibration"].get("percentiles_by_predicted_bin")
         overall = test["overall"]
-        # overall as per bin: the tolerance widened by the sampling error of some 4,700 test
-        # and as many calibration stars (0.76 points for p16; a 2-point bound alone is 2.6
-        # of them, missed by chance by one of the 20 cells in several runs)
-        n_cal = cal["overall"]["n"] if cal else overall["n"]
-        assert not _percentiles_within_bounds(overall, n_cal), (name, overall)
+        n_cal = cal["overall"]["n"] if cal else n_best
+        for q, target in PERCENTILE_TARGETS.items():
+            bound = _percentile_bound(target, overall["n"], n_cal)
+            assert abs(overall[f"below_{q}"] - target) <= bound, (name, q, bound, overall)
         assert overall["pit_ks"] < 0.05, name
         for bin_name, st in test["per_bin"].items():
             n_cal = cal["per_bin"][bin_name]["n"] if cal else st["n"]

@@ -65,8 +65,8 @@ import pyarrow.parquet as pq
 from scipy import special
 
 from ..io import atomic_output
-from ..schema import COLUMNS, COVERAGE_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
-from . import stellar
+from ..schema import COLUMNS, COVERAGE_COLUMNS, OPTIONAL_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
+from . import population, stellar
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,18 @@ TRUTH_COLUMNS = (
     "mass1",
     "mass2",
     "giant",
+    "period",
+    "ebv_sandf",
+    "component",
+    "age",
+    "stage1",
+    "stage2",
 )
+#: Integer truth columns (the others are floats, ``giant`` boolean).
+TRUTH_INTEGERS = ("source_id", "component", "stage1", "stage2")
+#: The skies :func:`simulate_catalogue` can draw: the population synthesis of
+#: :mod:`ebteff.sim.population` or the earlier weighted draw of this module.
+SKIES = ("legacy", "synthesis")
 REFERENCE_COLUMNS = ("source_id", "teff_ref", "teff_ref_err")
 
 
@@ -455,6 +466,38 @@ def _draw_candidates(rng, n, grid) -> dict[str, np.ndarray]:
     return stars
 
 
+def _legacy_extras(rng, stars: dict) -> None:
+    """What the population synthesis gives and the legacy draw lacks, from its own quantities.
+
+    ``ebv_sandf``: the legacy dust column to 50 kpc along (l, b) over R_V = 3.1 (with the
+    star's clumping factor); ``period``/``frequency``: the eclipse-weighted log-normal periods
+    of :mod:`ebteff.sim.population` for the pair's radii and masses; thin disc, age 0.5 Gyr for
+    young and 5 Gyr for old stars. Drawn from a generator of their own, so the legacy columns
+    are unchanged.
+    """
+    d, b = stars["distance"], stars["b"]
+    sinb = np.abs(np.sin(np.radians(b)))
+
+    def column(dist):
+        path = dist * sinb / DUST_SCALE_HEIGHT_PC
+        return np.where(path > 1e-8, -np.expm1(-path) / np.maximum(path, 1e-300), 1.0) * dist
+
+    full = stars["a0"] * column(np.full_like(d, 50_000.0)) / column(d)
+    radius_sum = stars["radius1"] + stars["radius2"]
+    _, x_min, mu_eb = population.eclipse_weight(radius_sum, stars["mass1"] + stars["mass2"])
+    period = 10.0 ** population.draw_log_period(rng, x_min, mu_eb)
+    n = d.size
+    stars.update(
+        ebv_sandf=full / 3.1,
+        period=period,
+        frequency=1.0 / period,
+        component=np.zeros(n, dtype=np.int8),
+        age=np.where(stars["young"], 0.5, 5.0),
+        stage1=np.where(stars["giant"], 2, 0).astype(np.int8),
+        stage2=np.zeros(n, dtype=np.int8),
+    )
+
+
 def _take(stars: dict, mask) -> dict:
     return {k: v[mask] for k, v in stars.items()}
 
@@ -642,10 +685,12 @@ def _schema(columns: dict[str, str]) -> pa.Schema:
     return pa.schema([(name, _ARROW[kind]) for name, kind in columns.items()])
 
 
-PHOTOMETRY_SCHEMA = _schema({name: str(dtype) for name, dtype in COLUMNS.items()})
+PHOTOMETRY_SCHEMA = _schema(
+    {name: str(dtype) for name, dtype in {**COLUMNS, **OPTIONAL_COLUMNS}.items()}
+)
 TRUTH_SCHEMA = _schema(
     {
-        c: "Int64" if c == "source_id" else "Boolean" if c == "giant" else "Float64"
+        c: "Int64" if c in TRUTH_INTEGERS else "Boolean" if c == "giant" else "Float64"
         for c in TRUTH_COLUMNS
     }
 )
@@ -663,15 +708,28 @@ def simulate_block(
     n: int,
     reference_fraction: float,
     grid: stellar.KuruczGrid | None = None,
+    sky: str = "legacy",
 ) -> tuple[dict, dict, dict]:
     """One block of the catalogue: (photometry, truth, reference) column dicts.
 
-    Everything random in the block comes from ``np.random.default_rng([seed, block])``.
+    Everything random in the block comes from ``np.random.default_rng([seed, block])`` (the
+    legacy sky's extra columns from ``[seed, block, 1]``).
     """
+    if sky not in SKIES:
+        raise ValueError(f"sky must be one of {SKIES}, got {sky!r}")
     grid = grid or stellar.load_grid()
     rng = np.random.default_rng([seed, block])
-    stars = _draw_accepted(rng, n, grid)
+    if sky == "synthesis":
+        stars = population.draw_accepted(rng, n, grid)
+    else:
+        stars = _draw_accepted(rng, n, grid)
+        _legacy_extras(np.random.default_rng([seed, block, 1]), stars)
     cols, truth, teff_blend = _observe(rng, stars, grid)
+    # Gaia EB parameters and the full-column reddening (schema.OPTIONAL_COLUMNS).
+    cols["ebv_sandf"] = np.round(stars["ebv_sandf"], 5)
+    cols["frequency"] = np.round(stars["frequency"], 8)
+    for key in ("period", "ebv_sandf", "component", "age", "stage1", "stage2"):
+        truth[key] = stars[key]
     ids = _source_ids(rng, block, n_blocks, n)
     has_label = cols["teff_gaia"] != SENTINEL
     chosen, teff_ref, teff_err = _reference_sample(
@@ -701,6 +759,7 @@ def simulate_catalogue(
     block_size: int = 250_000,
     reference_fraction: float = 0.025,
     progress: bool = False,
+    sky: str = "legacy",
 ) -> dict:
     """Simulate ``n_stars`` eclipsing binaries and write photometry, truth and reference Parquet.
 
@@ -713,6 +772,8 @@ def simulate_catalogue(
         raise ValueError(f"block_size must be positive, got {block_size}")
     if not 0.0 < reference_fraction <= 1.0:
         raise ValueError(f"reference_fraction must be in (0, 1], got {reference_fraction}")
+    if sky not in SKIES:
+        raise ValueError(f"sky must be one of {SKIES}, got {sky!r}")
     n_stars, block_size = int(n_stars), int(block_size)
     n_blocks = math.ceil(n_stars / block_size)
     grid = stellar.load_grid()
@@ -734,7 +795,7 @@ def simulate_catalogue(
         for block in range(n_blocks):
             n = min(block_size, n_stars - block * block_size)
             photometry, truth, reference = simulate_block(
-                seed, block, n_blocks, n, reference_fraction, grid
+                seed, block, n_blocks, n, reference_fraction, grid, sky=sky
             )
             w_phot.write_table(_table(photometry, PHOTOMETRY_SCHEMA))
             w_truth.write_table(_table(truth, TRUTH_SCHEMA))

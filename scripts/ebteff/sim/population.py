@@ -1,0 +1,662 @@
+"""Population synthesis of the eclipsing binaries Gaia finds: stars born, aged, paired, placed.
+
+A candidate is a star formed somewhere in the Galaxy (:mod:`ebteff.sim.galaxy`); it enters the
+catalogue if it is alive, has a companion, the pair eclipses as seen from the Sun, Gaia's sparse
+sampling catches the eclipses, and it is bright enough. Nothing is weighted by hand: the Teff
+mix, the magnitude and sky distributions follow from these ingredients (Malmquist bias
+included). Sources:
+
+- Initial mass function: Kroupa (2001, MNRAS 322, 231), dN/dM ~ M^-1.3 for 0.08-0.5 M_sun and
+  M^-2.3 for 0.5-150 M_sun (primaries).
+- Star-formation histories: thin disc constant from 0 to 10 Gyr ago; thick disc 10-12 Gyr;
+  bulge 8-12 Gyr (old, BHG16 = Bland-Hawthorn & Gerhard 2016, ARA&A 54, 529, Sect. 4.2).
+  Metallicities (dex, normal): thin disc -0.1 +/- 0.2, thick disc -0.6 +/- 0.3 (Ivezic et al.
+  2008, ApJ 684, 287), bulge 0.0 +/- 0.4 (Zoccali et al. 2008, A&A 486, 177). They enter the
+  photometry; the evolution below is the solar-metallicity one (approx.).
+- Evolution (solar metallicity), analytic fits:
+  zero-age main sequence L, R: Tout et al. (1996, MNRAS 281, 257), eqs. 1-2 at Z = 0.02;
+  lifetimes t_MS, t_BGB, end-of-main-sequence L_TMS, R_TMS, base-of-giant-branch L_BGB,
+  giant-branch radius R_GB(M, L), core-mass-luminosity relation L = D Mc^p, hydrogen-burning
+  rate A_H, He-ignition luminosity L_HeI, core-helium-burning lifetime t_He, zero-age
+  horizontal-branch L_ZAHB and R_ZAHB: Hurley, Pols & Tout (2000, MNRAS 315, 543; hereafter
+  HPT00), eqs. 4-10, 37-38, 43-57, 77-78 with their Appendix coefficients at zeta = 0.
+  Main-sequence L(tau), R(tau), tau = t / t_MS: log(L/L_ZAMS) = 0.5 (tau + tau^2) log(L_TMS /
+  L_ZAMS) and log(R/R_ZAMS) = tau^2 log(R_TMS/R_ZAMS), a simplification of HPT00 eqs. 12-13
+  (end points exact; their alpha/beta/hook terms dropped) that puts the Sun at 4.57 Gyr within
+  3% of L = R = 1.
+  Phases: main sequence; Hertzsprung gap (t_MS..t_BGB: log L and log R interpolated from TMS to
+  the base of the giant branch); giant branch (core mass grows as dMc/dt = A_H L, L = D Mc^p,
+  R = R_GB(M, L), until L_HeI); core-helium burning for t_He (low mass: the red clump at L_ZAHB,
+  R_ZAHB; above M_HeF = 2 M_sun: at L_HeI on the giant branch, blue loops ignored, approx.);
+  afterwards (AGB, remnant) the star leaves the sample (white dwarfs and remnants dropped; the
+  AGB lasts ~10% of t_He).
+- Binaries: multiplicity frequency against primary mass, Duchene & Kraus (2013, ARA&A 51, 269,
+  Table 1: 22% below 0.1 M_sun, 26% at 0.1-0.5, 44% at 0.7-1.3, >=50% at 1.5-5, >=60% at 8-16,
+  >=80% above 16 M_sun; interpolated in log M); mass ratio flat, q ~ U(max(0.1, 0.08/M1), 1)
+  (Raghavan et al. 2010, ApJS 190, 1; Moe & Di Stefano 2017, ApJS 230, 15); periods log-normal,
+  mean log P[d] 5.03, sigma 2.28 (Raghavan et al. 2010); the secondary is coeval.
+- Orbit and eclipse: Kepler's third law a = 4.2084 R_sun (M1 + M2)^(1/3) P[d]^(2/3); random
+  orientation, so a pair eclipses with probability (R1 + R2) / a (circular orbits); a > R1 + R2
+  (no overflow: contact systems sit at the limit). Weighting the log-normal by this probability
+  gives, per primary, the exact eclipse weight W = f_bin r exp(-k mu + k^2 sigma^2 / 2)
+  Phi((mu' - x_min) / sigma) with r = (R1 + R2) / (4.2084 M^(1/3)), k = (2/3) ln 10,
+  mu' = mu - k sigma^2, x_min = 1.5 log10 r; log P of eclipsing pairs is then N(mu', sigma)
+  truncated below at x_min, so short periods dominate them.
+- Gaia's eclipse detection: with sparse sampling, an eclipse is found when at least two of the
+  N = 40 epochs (median number of G-band field-of-view transits in DR3's 34 months, approx.;
+  Eyer et al. 2023, A&A 674, A13) fall in eclipse: probability 1 - (1 + lambda) exp(-lambda),
+  lambda = N (R1 + R2) / (2a) (fraction of the orbit in either eclipse, averaged over eclipsing
+  inclinations). Mowlavi et al. (2023, A&A 674, A16) describe the catalogue's bias toward short
+  periods that this produces.
+- Gaia selection: G <= 20.5 (the faintest candidates of the DR3 EB catalogue, Mowlavi et al.
+  2023) and a detection completeness falling off at the faint end, logistic with midpoint
+  G = 19.8 and width 0.35 mag, chosen so that the G histogram turns over near G ~ 19.5 as the
+  catalogue's does (Mowlavi et al. 2023, their magnitude distribution; approx.). Brighter than
+  G = 3 nothing is in Gaia's EB catalogue.
+- Truth: the binary's true Teff is that of the combined light, (sum R^2 T^4 / sum R^2)^(1/4)
+  (the Teff of one star with the pair's total luminosity and emitting area).
+
+Sampling (exact rejection sampling, all vectorised over a block of candidates): primary masses
+are drawn log-uniformly and accepted with probability M phi(M) / max, the component in
+proportion to its mass, age from its history, then alive, eclipse weight W, eclipse detection,
+position from the component's density, dust, Gaia selection, each a rejection step. Candidate
+block k of catalogue block b comes from ``np.random.default_rng([seed, b, k])`` (through the
+block's generator), so the sample is a deterministic function of (seed, block).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from scipy import special
+
+from . import galaxy, stellar
+
+# --- Initial mass function (Kroupa 2001)
+
+IMF_MASS_RANGE = (0.08, 150.0)
+IMF_BREAK = 0.5
+IMF_SLOPES = (1.3, 2.3)
+
+# --- Star-formation histories (Gyr ago), per component: uniform between these ages.
+AGE_RANGE_GYR = {galaxy.THIN: (0.0, 10.0), galaxy.THICK: (10.0, 12.0), galaxy.BULGE: (8.0, 12.0)}
+FEH = {galaxy.THIN: (-0.1, 0.2), galaxy.THICK: (-0.6, 0.3), galaxy.BULGE: (0.0, 0.4)}
+FEH_RANGE = (-2.5, 0.5)
+
+# --- Binaries
+#: Duchene & Kraus (2013) Table 1: (primary mass M_sun, multiplicity frequency).
+MULTIPLICITY = ((0.08, 0.22), (0.3, 0.26), (1.0, 0.44), (3.0, 0.50), (12.0, 0.60), (30.0, 0.80))
+Q_MIN = 0.1
+SECONDARY_MIN_MASS = 0.08
+LOG_PERIOD_MEAN, LOG_PERIOD_SIGMA = 5.03, 2.28
+#: Kepler's third law in solar units: a [R_sun] = KEPLER (M [M_sun])^(1/3) (P [d])^(2/3).
+KEPLER_RSUN = 4.2084
+
+# --- Gaia
+GAIA_EPOCHS = 40
+#: An eclipse is seen when its depth exceeds this many single-epoch uncertainties.
+DEPTH_SIGMAS = 3.0
+G_FAINT, G_BRIGHT = 20.5, 3.0
+EB_COMPLETENESS_G50, EB_COMPLETENESS_WIDTH = 19.8, 0.35
+
+# --- Evolution constants (HPT00 Appendix, zeta = 0; Tout et al. 1996 Tables 1-2, Z = 0.02)
+_TOUT_L = (0.39704170, 8.52762600, 0.00025546, 5.43288900, 5.56357900, 0.78866060, 0.00586685)
+_TOUT_R = (
+    1.71535900,
+    6.59778800,
+    10.08855000,
+    1.01249500,
+    0.07490166,
+    0.01077422,
+    3.08223400,
+    17.84778000,
+    0.00022582,
+)
+_A = {
+    1: 1.593890e3, 2: 2.706708e3, 3: 1.466143e2, 4: 4.141960e-2, 5: 3.426349e-1,
+    6: 1.949814e1, 7: 4.903830e0, 8: 5.212154e-2, 9: 1.312179e0, 10: 8.073972e-1,
+    13: 7.859573e2, 14: 3.858911e3, 15: 2.888720e2, 16: 7.196580e0,
+    20: 2.652091e1, 21: 1.472103e0, 22: 3.071048e0, 23: 2.617890e0, 24: 1.075567e-2,
+    25: 1.476246e0, 26: 5.502535e0, 27: 9.511033e1, 28: 3.113458e1, 30: 3.910862e1,
+    31: 4.597479e0, 32: 6.682518e0,
+}  # fmt: skip
+_A[11] = 1.031538e0 * _A[14]
+_A[12] = 1.043715e0 * _A[14]
+_A[17] = 10.0**0.1461
+_A[18] = 2.187715e-1 * _A[20]
+_A[19] = 1.466440e0 * _A[20]
+_A[29] = 1.413057e0 ** _A[32]
+_C1_RTMS = -8.672073e-2
+_LBGB_C2, _LBGB_C3 = 9.301992, 4.637345
+#: Giant-branch radius coefficients b1-b7 at Z = 0.02 (HPT00 eq. 46 and Appendix).
+_GB_B = (0.397, 0.3828, 0.7550, 0.9960283, 0.2561062, 1.157338, 0.4022765)
+#: He ignition (eq. 49): b9, b10, b11 = b^2, b12, b13 = b^2; CHeB lifetime (eq. 57): b39-b44.
+_B9, _B10, _B11, _B12, _B13 = 2.751631e3, -3.820831e-2, 1.071738e2**2, 7.348793e2, 9.219293**2
+_B39, _B40 = 1.314955e2, 1.823973e1
+_B41, _B42, _B43, _B44 = 2.327037**1.997378, 1.997378, 1.079113e-1, 2.327409**5
+#: ZAHB (eqs. 53-54): b18, b19, b20, b21, b22, b23.
+_B18, _B19, _B20, _B21, _B22, _B23 = (
+    5.496045e1,
+    1.832694,
+    1.211104e2,
+    2.214088e2,
+    2.063983,
+    2.003160,
+)
+M_HEF = 1.995
+LOG_D0 = 5.37
+L_SUN_TEFF = 5772.0
+
+MS, HG, GB, CHEB = 0, 1, 2, 3
+
+
+def zams(mass) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-age main-sequence luminosity and radius (solar units), Tout et al. (1996)."""
+    m = np.asarray(mass, dtype=float)
+    a = _TOUT_L
+    rt = np.sqrt(m)
+    lum = (a[0] * m**5 * rt + a[1] * m**11) / (
+        a[2] + m**3 + a[3] * m**5 + a[4] * m**7 + a[5] * m**8 + a[6] * m**9 * rt
+    )
+    c = _TOUT_R
+    rad = ((c[0] * m**2 + c[1] * m**6) * rt + c[2] * m**11 + (c[3] + c[4] * rt) * m**19) / (
+        c[5] + c[6] * m**2 + (c[7] * m**8 + m**18 + c[8] * m**19) * rt
+    )
+    return lum, rad
+
+
+def t_bgb(mass) -> np.ndarray:
+    """Time to the base of the giant branch (Myr), HPT00 eq. 4."""
+    m = np.asarray(mass, dtype=float)
+    return (_A[1] + _A[2] * m**4 + _A[3] * m**5.5 + m**7) / (_A[4] * m**2 + _A[5] * m**7)
+
+
+def t_ms(mass) -> np.ndarray:
+    """Main-sequence lifetime (Myr), HPT00 eqs. 5-7 at Z = 0.02."""
+    m = np.asarray(mass, dtype=float)
+    mu = np.maximum(
+        0.5,
+        1.0 - 0.01 * np.maximum(_A[6] / m ** _A[7], _A[8] + _A[9] / m ** _A[10]),
+    )
+    return np.maximum(mu, 0.95) * t_bgb(m)
+
+
+def l_tms(mass) -> np.ndarray:
+    """Luminosity at the end of the main sequence, HPT00 eq. 8."""
+    m = np.asarray(mass, dtype=float)
+    return (_A[11] * m**3 + _A[12] * m**4 + _A[13] * m ** (_A[16] + 1.8)) / (
+        _A[14] + _A[15] * m**5 + m ** _A[16]
+    )
+
+
+def r_tms(mass) -> np.ndarray:
+    """Radius at the end of the main sequence, HPT00 eq. 9 (linear between its two branches)."""
+    m = np.asarray(mass, dtype=float)
+
+    def low(x):
+        return (_A[18] + _A[19] * x ** _A[21]) / (_A[20] + x ** _A[22])
+
+    def high(x):
+        return (_C1_RTMS * x**3 + _A[23] * x ** _A[26] + _A[24] * x ** (_A[26] + 1.5)) / (
+            _A[25] + x**5
+        )
+
+    m1, m2 = _A[17], _A[17] + 0.1
+    frac = np.clip((m - m1) / (m2 - m1), 0.0, 1.0)
+    out = np.where(
+        m <= m1, low(m), np.where(m >= m2, high(m), (1 - frac) * low(m1) + frac * high(m2))
+    )
+    # Low-mass stars barely evolve: R_TMS >= 1.5 R_ZAMS below 0.5 M_sun (HPT00, after eq. 9).
+    return np.where(m < 0.5, np.maximum(out, 1.5 * zams(m)[1]), out)
+
+
+def l_bgb(mass) -> np.ndarray:
+    """Luminosity at the base of the giant branch, HPT00 eq. 10."""
+    m = np.asarray(mass, dtype=float)
+    return (_A[27] * m ** _A[31] + _A[28] * m**_LBGB_C2) / (
+        _A[29] + _A[30] * m**_LBGB_C3 + m ** _A[32]
+    )
+
+
+def r_gb(mass, lum) -> np.ndarray:
+    """Giant-branch radius at luminosity L, HPT00 eq. 46."""
+    b1, b2, b3, b4, b5, b6, b7 = _GB_B
+    m = np.asarray(mass, dtype=float)
+    a = np.minimum(b4 * m**-b5, b6 * m**-b7)
+    return a * (lum**b1 + b2 * lum**b3)
+
+
+def l_hei(mass) -> np.ndarray:
+    """Luminosity at helium ignition, HPT00 eq. 49."""
+    m = np.asarray(mass, dtype=float)
+    l_hef = (_B11 + _B12 * M_HEF**3.8) / (_B13 + M_HEF**2)
+    alpha1 = (_B9 * M_HEF**_B10 - l_hef) / l_hef
+    low = _B9 * m**_B10 / (1.0 + alpha1 * np.exp(np.minimum(15.0 * (m - M_HEF), 50.0)))
+    high = (_B11 + _B12 * m**3.8) / (_B13 + m**2)
+    return np.where(m < M_HEF, low, high)
+
+
+def _core_law(mass):
+    """(p, D, A_H) of the core-mass-luminosity law and H-burning rate, HPT00 eqs. 37-38, 43."""
+    m = np.asarray(mass, dtype=float)
+    frac = np.clip((m - M_HEF) / (2.5 - M_HEF), 0.0, 1.0)
+    p = 6.0 - frac
+    log_d_high = np.maximum.reduce(
+        [np.full_like(m, -1.0), 0.975 * LOG_D0 - 0.18 * m, 0.5 * LOG_D0 - 0.06 * m]
+    )
+    log_d = (1.0 - frac) * LOG_D0 + frac * log_d_high
+    a_h = 10.0 ** np.maximum(-4.8, np.minimum(-5.7 + 0.8 * m, -4.1 + 0.14 * m))
+    return p, 10.0**log_d, a_h
+
+
+def _gb_time(p, d, a_h, l_from, l_to):
+    """Time (Myr) for the core to grow from luminosity l_from to l_to on the giant branch."""
+    return ((d / l_from) ** ((p - 1) / p) - (d / l_to) ** ((p - 1) / p)) / ((p - 1) * a_h * d)
+
+
+def _gb_luminosity(p, d, a_h, l_from, dt):
+    """Luminosity after dt (Myr) on the giant branch, starting at l_from."""
+    x = (d / l_from) ** ((p - 1) / p) - (p - 1) * a_h * d * dt
+    return d * np.maximum(x, 1e-300) ** (-p / (p - 1))
+
+
+def _l_zhe(mc):
+    return 15262.0 * mc**10.25 / (mc**9 + 29.54 * mc**7.5 + 31.18 * mc**6 + 0.0469)
+
+
+def _r_zhe(mc):
+    return 0.2391 * mc**4.6 / (mc**4 + 0.162 * mc**3 + 0.0065)
+
+
+def track(mass) -> dict[str, np.ndarray]:
+    """Mass-only quantities of the evolution (module docstring), exactly from the fits."""
+    m = np.asarray(mass, dtype=float)
+    l_z, r_z = zams(m)
+    tms, tbgb = t_ms(m), t_bgb(m)
+    lbgb = l_bgb(m)
+    lhei = np.maximum(l_hei(m), lbgb * 1.0001)
+    p, d, a_h = _core_law(m)
+    t_gb = _gb_time(p, d, a_h, lbgb, lhei)
+    mc_hei = (lhei / d) ** (1.0 / p)
+    mu = np.clip((m - mc_hei) / (M_HEF - mc_hei), 1e-6, 1.0)
+    t_he = np.where(m < M_HEF, _B39, tbgb * (_B41 * m**_B42 + _B43 * m**5) / (_B44 + m**5))
+    l_zahb = _l_zhe(mc_hei) + (1 + _B20) / (1 + _B20 * mu**1.6479) * _B18 * mu**_B19
+    f = (1 + _B21) * mu**_B22 / (1 + _B21 * mu**_B23)
+    l_he = np.where(m < M_HEF, np.minimum(l_zahb, lhei), lhei)
+    r_he = np.where(m < M_HEF, (1 - f) * _r_zhe(mc_hei) + f * r_gb(m, l_he), r_gb(m, l_he))
+    return {
+        "l_z": l_z, "r_z": r_z, "t_ms": tms, "t_bgb": tbgb, "l_tms": l_tms(m),
+        "r_tms": r_tms(m), "l_bgb": lbgb, "r_bgb": r_gb(m, lbgb), "l_hei": lhei, "p": p,
+        "d": d, "a_h": a_h, "t_gb": t_gb, "t_he": t_he, "l_he": l_he, "r_he": r_he,
+    }  # fmt: skip
+
+
+def evolve(mass, age_myr, tracks: dict | None = None) -> dict[str, np.ndarray]:
+    """Luminosity, radius, Teff, phase and ``alive`` of stars of this mass and age (Myr).
+
+    Phases MS, HG, GB, CHEB as in the module docstring; alive is False after core-helium
+    burning (the star has left for the AGB or become a remnant).
+    """
+    t = np.asarray(age_myr, dtype=float)
+    k = track(mass) if tracks is None else tracks
+    tms, tbgb = k["t_ms"], k["t_bgb"]
+    tau = np.clip(t / tms, 0.0, 1.0)
+    l_ms = k["l_z"] * (k["l_tms"] / k["l_z"]) ** (0.5 * (tau + tau * tau))
+    r_ms = k["r_z"] * (k["r_tms"] / k["r_z"]) ** (tau * tau)
+    hg = np.clip((t - tms) / np.maximum(tbgb - tms, 1e-9), 0.0, 1.0)
+    l_hg = k["l_tms"] * (k["l_bgb"] / k["l_tms"]) ** hg
+    r_hg = k["r_tms"] * (k["r_bgb"] / k["r_tms"]) ** hg
+    giant = (t >= tbgb) & (t < tbgb + k["t_gb"])
+    l_giant = np.ones_like(t)
+    l_giant[giant] = np.minimum(
+        _gb_luminosity(
+            k["p"][giant], k["d"][giant], k["a_h"][giant], k["l_bgb"][giant], (t - tbgb)[giant]
+        ),
+        k["l_hei"][giant],
+    )
+    m = np.asarray(mass, dtype=float)
+    r_giant = r_gb(m, l_giant)
+    phase = np.select(
+        [t < tms, t < tbgb, giant, t < tbgb + k["t_gb"] + k["t_he"]],
+        [MS, HG, GB, CHEB],
+        -1,
+    )
+    lum = np.choose(np.maximum(phase, 0), [l_ms, l_hg, l_giant, k["l_he"]])
+    rad = np.choose(np.maximum(phase, 0), [r_ms, r_hg, r_giant, k["r_he"]])
+    teff = L_SUN_TEFF * (lum / rad**2) ** 0.25
+    return {"lum": lum, "radius": rad, "teff": teff, "phase": phase, "alive": phase >= 0}
+
+
+def kroupa_weight(mass) -> np.ndarray:
+    """M phi(M) of the Kroupa IMF normalised to its maximum on the mass range (at 0.08 M_sun).
+
+    With log-uniform proposals this is the acceptance probability that makes masses Kroupa.
+    """
+    m = np.asarray(mass, dtype=float)
+    lo, _ = IMF_MASS_RANGE
+    a1, a2 = IMF_SLOPES
+    below = (m / lo) ** (1.0 - a1)
+    above = (IMF_BREAK / lo) ** (1.0 - a1) * (m / IMF_BREAK) ** (1.0 - a2)
+    return np.where(m < IMF_BREAK, below, above)
+
+
+def _tilted_segments():
+    """Segments (lo, hi, exponent of dN/dM, relative number) of the tilted IMF."""
+    lo, hi = IMF_MASS_RANGE
+    edges = sorted({lo, IMF_BREAK, MASS_PIVOT, hi})
+    segments = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        mid = math.sqrt(a * b)
+        slope = -(IMF_SLOPES[0] if mid < IMF_BREAK else IMF_SLOPES[1])
+        slope += MASS_TILT if mid < MASS_PIVOT else 0.0
+        # Amplitude: kroupa_weight(M) / M is dN/dM up to a constant; times the tilt.
+        amp = float(kroupa_weight(np.array([a]))[0] / a * min((a / MASS_PIVOT) ** MASS_TILT, 1.0))
+        amp /= a**slope
+        k = slope + 1.0
+        number = amp * (b**k - a**k) / k if k != 0 else amp * math.log(b / a)
+        segments.append((a, b, slope, number))
+    return segments
+
+
+def draw_tilted_imf(rng, n) -> np.ndarray:
+    """Masses from dN/dM ~ Kroupa(M) min((M / MASS_PIVOT)^MASS_TILT, 1), by inverse CDF."""
+    segments = _tilted_segments()
+    numbers = np.array([s[3] for s in segments])
+    which = rng.choice(len(segments), size=n, p=numbers / numbers.sum())
+    u = rng.random(n)
+    out = np.empty(n)
+    for i, (a, b, slope, _) in enumerate(segments):
+        sel = which == i
+        k = slope + 1.0
+        if k == 0:
+            out[sel] = a * (b / a) ** u[sel]
+        else:
+            out[sel] = (a**k + u[sel] * (b**k - a**k)) ** (1.0 / k)
+    return out
+
+
+def multiplicity(mass) -> np.ndarray:
+    """Multiplicity frequency against primary mass (Duchene & Kraus 2013), linear in log M."""
+    nodes = np.asarray(MULTIPLICITY)
+    return np.interp(np.log10(mass), np.log10(nodes[:, 0]), nodes[:, 1])
+
+
+def eclipse_weight(radius_sum, total_mass) -> tuple[np.ndarray, np.ndarray, float]:
+    """(W / f_bin, x_min, mu'): chance that a binary with these radii and mass eclipses.
+
+    W / f_bin = integral over the log-normal periods with a > R1 + R2 of (R1 + R2) / a
+    (closed form in the module docstring); x_min = log10 of the shortest period allowed.
+    """
+    k = 2.0 / 3.0 * math.log(10.0)
+    mu, sigma = LOG_PERIOD_MEAN, LOG_PERIOD_SIGMA
+    r = radius_sum / (KEPLER_RSUN * np.cbrt(total_mass))
+    x_min = 1.5 * np.log10(r)
+    mu_eb = mu - k * sigma**2
+    w = r * math.exp(-k * mu + 0.5 * k * k * sigma * sigma) * special.ndtr((mu_eb - x_min) / sigma)
+    return w, x_min, mu_eb
+
+
+def draw_log_period(rng, x_min, mu_eb) -> np.ndarray:
+    """log10 P[d] of eclipsing pairs: N(mu', sigma) truncated below at x_min (inverse CDF)."""
+    sigma = LOG_PERIOD_SIGMA
+    tail = special.ndtr((mu_eb - x_min) / sigma)
+    u = rng.random(np.shape(x_min))
+    return mu_eb - sigma * special.ndtri(u * tail)
+
+
+def detection_probability(radius_sum, separation) -> np.ndarray:
+    """Chance that at least two of Gaia's epochs fall in eclipse (module docstring)."""
+    lam = GAIA_EPOCHS * radius_sum / (2.0 * separation)
+    return -np.expm1(-lam) - lam * np.exp(-lam)
+
+
+def eclipse_depth(g1, g2, radius1, radius2) -> np.ndarray:
+    """Depth (mag) of the deeper central eclipse: the fraction of the pair's G-band light hidden
+    when the smaller disc covers part of the larger (uniform discs, no limb darkening)."""
+    f1 = 10.0 ** (-0.4 * np.asarray(g1, dtype=float))
+    f2 = 10.0 ** (-0.4 * np.asarray(g2, dtype=float))
+    total = f1 + f2
+    hide1 = f1 / total * np.minimum((radius2 / radius1) ** 2, 1.0)
+    hide2 = f2 / total * np.minimum((radius1 / radius2) ** 2, 1.0)
+    return -2.5 * np.log10(1.0 - np.minimum(np.maximum(hide1, hide2), 1.0 - 1e-9))
+
+
+def epoch_sigma(g) -> np.ndarray:
+    """Uncertainty (mag) of one G-band epoch: the mean-magnitude uncertainty of
+    :func:`ebteff.sim.simulate.gaia_sigma` (0.3 mmag floor, 6 mmag at G = 20; after Riello et al.
+    2021) times sqrt(GAIA_EPOCHS)."""
+    g = np.asarray(g, dtype=float)
+    return math.sqrt(GAIA_EPOCHS) * np.hypot(0.0003, 0.006 * 10.0 ** (0.4 * (g - 20.0)))
+
+
+def depth_limit(depth) -> np.ndarray:
+    """Faintest G at which an eclipse of this depth (mag) exceeds DEPTH_SIGMAS epoch sigmas
+    (-inf if never: below the noise floor)."""
+    per_epoch = np.asarray(depth, dtype=float) / (DEPTH_SIGMAS * math.sqrt(GAIA_EPOCHS))
+    excess = per_epoch**2 - 0.0003**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limit = 20.0 + 2.5 * np.log10(np.sqrt(np.maximum(excess, 0.0)) / 0.006)
+    return np.where(excess > 0, limit, -np.inf)
+
+
+def _logistic(x):
+    return special.expit(x)
+
+
+def combined_teff(teff1, teff2, radius1, radius2) -> np.ndarray:
+    """Teff of the combined light: (sum R^2 T^4 / sum R^2)^(1/4)."""
+    r1, r2 = radius1**2, radius2**2
+    t1, t2 = (np.asarray(teff1) / 1e4) ** 4, (np.asarray(teff2) / 1e4) ** 4
+    return 1e4 * ((r1 * t1 + r2 * t2) / (r1 + r2)) ** 0.25
+
+
+@functools.lru_cache(maxsize=2)
+def _min_extinction_ratio(grid: stellar.KuruczGrid) -> float:
+    """The smallest A_G / A0 anywhere in the grid (A0 > 0), a bound for cheap rejections."""
+    ratio = grid.ax[..., 1:, 0] / grid.a0[1:]
+    return float(np.min(ratio)) * (1.0 - 1e-9)
+
+
+def _extinction(grid: stellar.KuruczGrid, teff, logg, feh, a0) -> np.ndarray:
+    """Gaia-band extinction; beyond the grid's 10 mag of A0 scaled linearly from 10 mag."""
+    a0 = np.asarray(a0, dtype=float)
+    top = grid.a0[-1]
+    ext = grid.extinction(teff, logg, feh, np.minimum(a0, top))
+    return np.where(a0[:, None] > top, ext * (a0 / top)[:, None], ext)
+
+
+def _take(stars: dict, mask) -> dict:
+    return {k: v[mask] for k, v in stars.items()}
+
+
+#: Proposal probabilities of the components (thin, thick, bulge); the weights undo them.
+COMPONENT_PROPOSAL = (0.7, 0.15, 0.15)
+#: Proposals below MASS_PIVOT (M_sun) are thinned by (M / MASS_PIVOT)^MASS_TILT.
+MASS_PIVOT, MASS_TILT = 1.0, 2.0
+#: Share of proposals whose age is drawn within the primary's post-main-sequence window.
+POST_MS_PROPOSAL = 0.5
+#: Bulge stars closer than this to the Sun (< 0.3% of the bulge's mass) are not proposed.
+BULGE_NEAR_PC = 4000.0
+#: Distance beyond which nothing is proposed (the discs' density there is < 1e-6 of the Sun's).
+D_MAX_PC = 50_000.0
+#: Intensity unit of the Poisson copies (any value gives the same distribution; smaller values
+#: draw fewer proposals but repeat a proposed binary at more places).
+COPY_UNIT = 0.001
+
+
+def _post_ms_window(k, lo_gyr, hi_gyr):
+    """Ages (Gyr) at which a star with these tracks is past its main sequence and still alive,
+    intersected with the star-formation window [lo, hi]; empty windows have width 0."""
+    end = k["t_bgb"] + k["t_gb"] + k["t_he"]
+    start = np.maximum(k["t_ms"] / 1000.0, lo_gyr)
+    stop = np.minimum(end / 1000.0, hi_gyr)
+    return start, np.maximum(stop - start, 0.0)
+
+
+def _disc_position_weight(d_lim, component):
+    """Weight of the disc position proposal for a star visible to d_lim (pc).
+
+    Near stars: the cylinder of radius d_lim about the Sun's projection, holding at most the
+    fraction d_lim^2 exp(-R_min / L) / (2 L^2) of the disc's mass (R_min the smallest R in it).
+    Far ones: the whole disc (fraction 1). Whichever is smaller is used; both are exact.
+    Returns (weight, use_cylinder, L, R_min).
+    """
+    length = np.where(
+        component == galaxy.THIN, galaxy.THIN_SCALE_LENGTH_PC, galaxy.THICK_SCALE_LENGTH_PC
+    )
+    r_min = np.maximum(galaxy.R0_PC - d_lim, 0.0)
+    cylinder = d_lim**2 * np.exp(-r_min / length) / (2.0 * length**2)
+    return np.minimum(cylinder, 1.0), cylinder < 1.0, length, r_min
+
+
+def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
+    """n proposed primaries with their companions, each with its number of catalogue copies."""
+    # Masses from the Kroupa IMF tilted by (M / MASS_PIVOT)^MASS_TILT below the pivot (low
+    # masses, which Gaia sees only nearby, are proposed less often; the weight undoes it).
+    mass1 = draw_tilted_imf(rng, n)
+    tilt = np.minimum((mass1 / MASS_PIVOT) ** MASS_TILT, 1.0)
+    p_c = np.asarray(COMPONENT_PROPOSAL)
+    component = rng.choice(3, size=n, p=p_c).astype(np.int8)
+    mass_share = np.asarray(galaxy.COMPONENT_MASS) / np.sum(galaxy.COMPONENT_MASS)
+    lo_age = np.choose(component, [AGE_RANGE_GYR[c][0] for c in range(3)])
+    hi_age = np.choose(component, [AGE_RANGE_GYR[c][1] for c in range(3)])
+    span = hi_age - lo_age
+    tracks1 = track(mass1)
+    start, width = _post_ms_window(tracks1, lo_age, hi_age)
+    late = (rng.random(n) < POST_MS_PROPOSAL) & (width > 0)
+    age = np.where(late, start + rng.random(n) * width, lo_age + rng.random(n) * span)
+    in_window = (age >= start) & (age <= start + width) & (width > 0)
+    q_age = (1.0 - POST_MS_PROPOSAL * (width > 0)) / span + np.where(
+        in_window, POST_MS_PROPOSAL / np.maximum(width, 1e-12), 0.0
+    )
+    weight = (mass_share / p_c)[component] / (span * q_age * tilt)
+    primary = evolve(mass1, age * 1000.0, tracks1)
+    q_lo = np.minimum(np.maximum(Q_MIN, SECONDARY_MIN_MASS / mass1), 1.0)
+    mass2 = rng.uniform(q_lo, 1.0) * mass1
+    secondary = evolve(mass2, age * 1000.0)
+    radius_sum = primary["radius"] + secondary["radius"]
+    w_ecl, x_min, _ = eclipse_weight(radius_sum, mass1 + mass2)
+    weight = weight * multiplicity(mass1) * w_ecl * (primary["alive"] & secondary["alive"])
+    sel = np.flatnonzero(weight > 0)
+    stars = {
+        "mass1": mass1[sel],
+        "mass2": mass2[sel],
+        "component": component[sel],
+        "age": age[sel],
+        "teff1": primary["teff"][sel],
+        "teff2": secondary["teff"][sel],
+        "radius1": primary["radius"][sel],
+        "radius2": secondary["radius"][sel],
+        "stage1": primary["phase"][sel].astype(np.int8),
+        "stage2": secondary["phase"][sel].astype(np.int8),
+        "x_min": x_min[sel],
+    }
+    weight = weight[sel]
+    c = stars["component"]
+    feh_mean = np.choose(c, [FEH[k][0] for k in range(3)])
+    feh_std = np.choose(c, [FEH[k][1] for k in range(3)])
+    stars["feh"] = np.clip(rng.normal(feh_mean, feh_std), *FEH_RANGE)
+    stars["logg1"] = stellar.logg_from_mass_radius(stars["mass1"], stars["radius1"])
+    stars["logg2"] = stellar.logg_from_mass_radius(stars["mass2"], stars["radius2"])
+    abs1 = grid.absolute_magnitudes(stars["teff1"], stars["logg1"], stars["feh"], stars["radius1"])
+    abs2 = grid.absolute_magnitudes(stars["teff2"], stars["logg2"], stars["feh"], stars["radius2"])
+    g_abs = stellar.combine_magnitudes(abs1[:, 0], abs2[:, 0])
+    # Faintest G at which Gaia would see it: the catalogue limit, or where its eclipse sinks
+    # into the noise (exactly the place step's depth cut, since the noise grows with G).
+    depth = eclipse_depth(abs1[:, 0], abs2[:, 0], stars["radius1"], stars["radius2"])
+    g_lim = np.minimum(G_FAINT, depth_limit(depth))
+    d_lim = np.minimum(10.0 ** ((g_lim - g_abs + 5.0) / 5.0), D_MAX_PC)
+    disc_w = _disc_position_weight(d_lim, c)[0]
+    weight = weight * np.where(c == galaxy.BULGE, d_lim > BULGE_NEAR_PC, disc_w)
+    stars.update(abs1=abs1, abs2=abs2, d_lim=d_lim, g_lim=g_lim)
+    stars["copies"] = rng.poisson(weight / COPY_UNIT)
+    return stars
+
+
+def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
+    """Each copy of a proposed binary: its period, position, dust and Gaia selection."""
+    stars = {k: np.repeat(v, stars["copies"], axis=0) for k, v in stars.items() if k != "copies"}
+    m = stars["mass1"].size
+    _, _, mu_eb = eclipse_weight(np.ones(1), np.ones(1))
+    period = 10.0 ** draw_log_period(rng, stars["x_min"], mu_eb)
+    total = stars["mass1"] + stars["mass2"]
+    separation = KEPLER_RSUN * np.cbrt(total) * period ** (2.0 / 3.0)
+    radius_sum = stars["radius1"] + stars["radius2"]
+    ok = rng.random(m) < detection_probability(radius_sum, separation)
+    # Discs: z from the vertical profile, (x, y) uniform in the circle of radius d_lim about the
+    # Sun's projection, kept with probability exp(-(R - R_min)/L) and if within d_lim (3D).
+    # Far ones (and the bulge): drawn from the component's whole density.
+    c, d_lim = stars["component"], stars["d_lim"]
+    _, cylinder, length, r_min = _disc_position_weight(d_lim, c)
+    cylinder &= c != galaxy.BULGE
+    height = np.where(
+        c == galaxy.THIN, galaxy.thin_scale_height(stars["age"]), galaxy.THICK_SCALE_HEIGHT_PC
+    )
+    rho = d_lim * np.sqrt(rng.random(m))
+    phi = rng.uniform(0.0, 2.0 * np.pi, m)
+    x_c = galaxy.R0_PC + rho * np.cos(phi)
+    y_c = rho * np.sin(phi)
+    z_c = rng.laplace(0.0, 1.0, m) * height
+    keep = rng.random(m) < np.exp(-(np.hypot(x_c, y_c) - r_min) / length)
+    x_g, y_g, z_g = galaxy.draw_positions(rng, c, stars["age"])
+    x = np.where(cylinder, x_c, x_g)
+    y = np.where(cylinder, y_c, y_g)
+    z = np.where(cylinder, z_c, z_g)
+    keep_disc = np.where(cylinder, keep, True)
+    d, l_deg, b_deg = galaxy.heliocentric(x, y, z)
+    ok &= keep_disc & (d < d_lim) & (d > 1.0)
+    stars.update(period=period, a_sun=separation, distance=d, l=l_deg, b=b_deg)
+    stars = _take(stars, ok)
+    d, l_deg, b_deg = stars["distance"], stars["l"], stars["b"]
+    a0 = galaxy.extinction_to(d, l_deg, b_deg)
+    dist_mod = 5.0 * np.log10(d / 10.0)
+    # Cheap bound first: every band's extinction is at least _min_extinction_ratio(grid) A0.
+    g0 = stellar.combine_magnitudes(stars["abs1"][:, 0], stars["abs2"][:, 0]) + dist_mod
+    bright_enough = g0 + _min_extinction_ratio(grid) * a0 <= stars["g_lim"]
+    stars["a0"] = a0
+    stars = _take(stars, bright_enough)
+    a0, dist_mod = stars["a0"], dist_mod[bright_enough]
+    ext1 = _extinction(grid, stars["teff1"], stars["logg1"], stars["feh"], a0)
+    ext2 = _extinction(grid, stars["teff2"], stars["logg2"], stars["feh"], a0)
+    app = stellar.combine_magnitudes(
+        stars["abs1"] + ext1 + dist_mod[:, None], stars["abs2"] + ext2 + dist_mod[:, None]
+    )
+    g = app[:, 0]
+    found = rng.random(g.size) < _logistic((EB_COMPLETENESS_G50 - g) / EB_COMPLETENESS_WIDTH)
+    deep = eclipse_depth(
+        stars["abs1"][:, 0], stars["abs2"][:, 0], stars["radius1"], stars["radius2"]
+    )
+    found &= deep >= DEPTH_SIGMAS * epoch_sigma(g)
+    stars.update(a0=a0, G=g, BP=app[:, 1], RP=app[:, 2])
+    stars = _take(stars, (g <= G_FAINT) & (g >= G_BRIGHT) & found)
+    for key in ("x_min", "d_lim", "g_lim"):
+        stars.pop(key)
+    stars["ebv_sandf"] = galaxy.full_column_ebv(stars["l"], stars["b"])
+    stars["frequency"] = 1.0 / stars["period"]
+    stars["giant"] = stars["stage1"] >= GB
+    stars["young"] = stars["teff1"] > 10_000.0
+    stars["sigma_v"] = galaxy.velocity_dispersion(stars["component"], stars["age"])
+    stars["teff_combined"] = combined_teff(
+        stars["teff1"], stars["teff2"], stars["radius1"], stars["radius2"]
+    )
+    return stars
+
+
+def _concat(parts: list[dict]) -> dict:
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+#: Candidates drawn per batch (bounds memory; the sequence of batches is deterministic).
+BATCH = 200_000
+
+
+def draw_accepted(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
+    """Exactly n catalogue binaries: batches of candidates drawn from ``rng`` until enough."""
+    parts, have = [], 0
+    while have < n:
+        part = place(rng, propose(rng, BATCH, grid), grid)
+        parts.append(part)
+        have += part["G"].size
+    return {k: v[:n] for k, v in _concat(parts).items()}

@@ -1,0 +1,198 @@
+"""Tests of the population synthesis (ebteff.sim.population) and the Galaxy and its dust
+(ebteff.sim.galaxy): each ingredient against its source, and the synthesis sky end to end."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ebteff.io import sha256sum
+from ebteff.schema import COLUMNS, OPTIONAL_COLUMNS
+from ebteff.sim import galaxy, population, simulate
+
+# --- Initial mass function, evolution, binaries
+
+
+def test_kroupa_slope_above_half_a_solar_mass():
+    """Log-uniform masses thinned by kroupa_weight follow dN/dM ~ M^-2.3 above 0.5 M_sun.
+
+    Counts in [0.5, 1) and [1, 2) M_sun must have the ratio 2^1.3 = 2.462 (integrals of
+    M^-2.3); with n1 ~ 3e4, n2 ~ 1.2e4 the ratio's standard error is ratio sqrt(1/n1 + 1/n2)
+    ~ 0.027: 4 standard errors allowed.
+    """
+    rng = np.random.default_rng(1)
+    lo, hi = population.IMF_MASS_RANGE
+    mass = np.exp(rng.uniform(math.log(lo), math.log(hi), 2_000_000))
+    mass = mass[rng.random(mass.size) < population.kroupa_weight(mass)]
+    n1 = np.sum((mass >= 0.5) & (mass < 1.0))
+    n2 = np.sum((mass >= 1.0) & (mass < 2.0))
+    ratio = n1 / n2
+    se = ratio * math.sqrt(1 / n1 + 1 / n2)
+    assert abs(ratio - 2.0**1.3) < 4 * se, (ratio, se)
+    # Below the break the slope is 1.3: [0.1, 0.2) against [0.2, 0.4) is 2^0.3.
+    m1 = np.sum((mass >= 0.1) & (mass < 0.2))
+    m2 = np.sum((mass >= 0.2) & (mass < 0.4))
+    assert abs(m1 / m2 - 2.0**0.3) < 4 * (m1 / m2) * math.sqrt(1 / m1 + 1 / m2)
+    assert population.kroupa_weight(np.array([lo]))[0] == pytest.approx(1.0)
+    assert np.all(population.kroupa_weight(np.geomspace(lo, hi, 50)) <= 1.0)
+
+
+def test_the_sun_and_a_red_giant():
+    """The Sun at 4.57 Gyr within 4% of L = R = 1; a 1 M_sun star at 11.9 Gyr on the giant
+    branch; the red-giant-branch lifetime of 1 M_sun of order 0.5-1 Gyr; stars past core-helium
+    burning are gone; massive stars hot on their main sequence."""
+    out = population.evolve(
+        np.array([1.0, 1.0, 1.0, 10.0]), np.array([4570.0, 11900.0, 13500.0, 5.0])
+    )
+    assert out["lum"][0] == pytest.approx(1.0, abs=0.04)
+    assert out["radius"][0] == pytest.approx(1.0, abs=0.04)
+    assert out["phase"][1] == population.GB and 4000 < out["teff"][1] < 5200
+    assert not out["alive"][2]
+    assert out["phase"][3] == population.MS and out["teff"][3] > 20_000
+    tracks = population.track(np.array([1.0]))
+    assert 500 < tracks["t_gb"][0] < 1200
+    assert 9_000 < tracks["t_ms"][0] < 12_000
+    # The red clump: a low-mass core-helium-burning star (Girardi 2016: ~4,500-5,000 K, ~50 L_sun).
+    t = tracks["t_bgb"][0] + tracks["t_gb"][0] + 50.0
+    clump = population.evolve(np.array([1.0]), np.array([t]))
+    assert clump["phase"][0] == population.CHEB
+    assert 4300 < clump["teff"][0] < 5200 and 30 < clump["lum"][0] < 80
+
+
+def test_eclipse_weight_is_the_integral_over_the_period_distribution():
+    """W / f_bin equals the Monte Carlo mean of (R1 + R2) / a over log-normal periods with
+    a > R1 + R2 (zero otherwise). 4e6 draws: the mean's relative standard error is < 0.5%."""
+    rng = np.random.default_rng(2)
+    radius_sum, mass = 2.2, 1.9
+    w, x_min, mu_eb = population.eclipse_weight(np.array([radius_sum]), np.array([mass]))
+    x = rng.normal(population.LOG_PERIOD_MEAN, population.LOG_PERIOD_SIGMA, 4_000_000)
+    a = population.KEPLER_RSUN * mass ** (1 / 3) * (10.0**x) ** (2 / 3)
+    p = np.where(a > radius_sum, radius_sum / a, 0.0)
+    se = p.std() / math.sqrt(p.size)
+    assert abs(p.mean() - w[0]) < 5 * se, (p.mean(), w[0], se)
+    # The eclipsing pairs' periods: the same integrand, normalised; all beyond contact.
+    logp = population.draw_log_period(rng, np.full(200_000, x_min[0]), mu_eb)
+    assert logp.min() >= x_min[0]
+    weights = p / p.sum()
+    expected = np.sum(weights * x)
+    assert abs(logp.mean() - expected) < 0.01
+    # Short periods dominate: the median eclipsing period is below 10 days.
+    assert np.median(10.0**logp) < 10.0
+
+
+def test_kepler_and_detection():
+    """a = 215 R_sun for 1 M_sun at P = 365.25 d; detection probability rises with R/a."""
+    a = population.KEPLER_RSUN * 1.0 ** (1 / 3) * 365.25 ** (2 / 3)
+    assert a == pytest.approx(215.0, rel=0.005)
+    p = population.detection_probability(np.array([2.0, 2.0, 2.0]), np.array([2.5, 20.0, 200.0]))
+    assert p[0] > 0.99 and p[0] > p[1] > p[2] > 0.0
+
+
+def test_multiplicity_follows_duchene_kraus():
+    f = population.multiplicity(np.array([0.08, 1.0, 30.0, 100.0]))
+    assert f.tolist() == pytest.approx([0.22, 0.44, 0.80, 0.80])
+
+
+def test_combined_teff():
+    t = population.combined_teff(
+        np.array([6000.0, 6000.0]),
+        np.array([6000.0, 3000.0]),
+        np.array([1.0, 1.0]),
+        np.array([1.0, 1.0]),
+    )
+    assert t[0] == pytest.approx(6000.0)
+    assert t[1] == pytest.approx(((6000.0**4 + 3000.0**4) / 2) ** 0.25)
+
+
+# --- Galaxy and dust
+
+
+def test_dust_integral_against_closed_forms():
+    """Toward the anticentre in the plane the integrand is kappa exp(-s / L): A = kappa L
+    (1 - exp(-d / L)); toward the north pole R stays R0: A = kappa h (1 - exp(-d / h))
+    (kappa the rate at the Sun)."""
+    kappa, length = galaxy.DUST_KAPPA_MAG_PER_PC, galaxy.DUST_SCALE_LENGTH_PC
+    h = galaxy.DUST_SCALE_HEIGHT_PC
+    d = np.array([100.0, 1000.0, 5000.0, 20000.0])
+    anti = galaxy.extinction_to(d, np.full(4, 180.0), np.zeros(4))
+    assert anti == pytest.approx(kappa * length * -np.expm1(-d / length), rel=1e-4)
+    pole = galaxy.extinction_to(d, np.zeros(4), np.full(4, 90.0))
+    assert pole == pytest.approx(kappa * h * -np.expm1(-d / h), rel=1e-6)
+    # Denser toward the inner Galaxy; the full column is at least the column to any star.
+    assert galaxy.extinction_to(np.array([1000.0]), [0.0], [0.0])[0] > anti[1]
+    full = galaxy.full_column_ebv(np.array([0.0, 90.0]), np.array([0.0, 30.0])) * galaxy.R_V
+    assert np.all(
+        full >= galaxy.extinction_to(np.array([8000.0, 8000.0]), [0.0, 90.0], [0.0, 30.0])
+    )
+    # The Galactic-centre column is the measured A_V ~ 30 mag (module docstring; 20-40 here).
+    assert 20.0 < galaxy.extinction_to(np.array([8200.0]), [0.0], [0.0])[0] < 40.0
+
+
+def test_disc_positions_follow_the_density():
+    """Thin-disc heights of stars of one age are Laplace with the heating law's scale height
+    (mean |z| = h; 2e5 draws: standard error h / 450), and the Sun sees the bulge toward l = 0."""
+    rng = np.random.default_rng(3)
+    n = 200_000
+    comp = np.full(n, galaxy.THIN, dtype=np.int8)
+    x, y, z = galaxy.draw_positions(rng, comp, np.full(n, 5.0))
+    h = galaxy.thin_scale_height(5.0)
+    assert h == pytest.approx(galaxy.THIN_SCALE_HEIGHT_PC)
+    assert abs(np.mean(np.abs(z)) - h) < 5 * h / math.sqrt(n)
+    radius = np.hypot(x, y)
+    # R ~ Gamma(2, L): mean 2L.
+    assert abs(radius.mean() - 2 * galaxy.THIN_SCALE_LENGTH_PC) < 5 * math.sqrt(
+        2
+    ) * galaxy.THIN_SCALE_LENGTH_PC / math.sqrt(n)
+    xb, yb, zb = galaxy.draw_positions(
+        rng, np.full(n, galaxy.BULGE, dtype=np.int8), np.full(n, 10.0)
+    )
+    d, l_deg, b_deg = galaxy.heliocentric(xb, yb, zb)
+    assert abs(np.median(d) - galaxy.R0_PC) < 300
+    assert np.mean((l_deg < 15) | (l_deg > 345)) > 0.9
+
+
+# --- The synthesis sky end to end
+
+
+def _run(directory, n, seed, block_size=2_000, sky="synthesis"):
+    paths = [directory / f"{name}.parquet" for name in ("photometry", "truth", "reference")]
+    simulate.simulate_catalogue(n, seed, *paths, block_size=block_size, sky=sky)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def synthesis(tmp_path_factory):
+    paths = _run(tmp_path_factory.mktemp("synthesis"), 6_000, 11)
+    return [pl.read_parquet(p) for p in paths], paths
+
+
+def test_synthesis_is_deterministic(synthesis, tmp_path):
+    _, paths = synthesis
+    again = _run(tmp_path, 6_000, 11)
+    for a, b in zip(paths, again, strict=True):
+        assert sha256sum(a) == sha256sum(b)
+    (tmp_path / "other").mkdir()
+    other = _run(tmp_path / "other", 6_000, 12)
+    assert sha256sum(other[0]) != sha256sum(paths[0])
+
+
+def test_synthesis_table_and_truth(synthesis):
+    (photometry, truth, _), _ = synthesis
+    assert photometry.schema == pl.Schema({**COLUMNS, **OPTIONAL_COLUMNS})
+    assert photometry.height == truth.height == 6_000
+    assert photometry.null_count().sum_horizontal().item() == 0
+    # Gaia's selection: nothing fainter than G = 20.5 (noise-free), noisy g a little beyond.
+    assert photometry["g"].max() < population.G_FAINT + 0.2
+    frequency = photometry["frequency"].to_numpy()
+    period = truth["period"].to_numpy()
+    assert np.allclose(frequency, 1.0 / period, rtol=1e-5, atol=1e-8)
+    # E(B-V) to infinity is at least the star's own A0 / R_V (to the quadrature's accuracy,
+    # a few 1e-4 relative, and the table's rounding to 1e-5 mag).
+    full = photometry["ebv_sandf"].to_numpy() * galaxy.R_V
+    assert np.all(full >= truth["a0"].to_numpy() * (1 - 2e-3) - 1e-4)
+    # Every star's components: a main-sequence, subgiant, giant or clump primary; no remnant.
+    assert set(truth["stage1"].unique().to_list()) <= {0, 1, 2, 3}
+    assert set(truth["component"].unique().to_list()) <= {0, 1, 2}
