@@ -1,6 +1,7 @@
 """What the novelty rule changes in a run's catalogue: teff_best with and without it.
 
-    python benchmarks/novelty_effect.py results/<run> resources/<run>/photometry/eb_unified_photometry.parquet
+    python benchmarks/novelty_effect.py results/<run> \
+        resources/<run>/photometry/eb_unified_photometry.parquet
 
 Builds the catalogue's teff_best twice from the run's stored predictions and calibrations, as
 build_catalog does (the best-of calibration fitted on the calibration split, judged on the test
