@@ -215,13 +215,47 @@ def predict_batch(
     ).with_columns(pl.col(c).cast(pl.Float64) for c in BASE_COLUMNS[1:])
 
 
-def predicted_batches(path, stored: StoredModels, *, batch_rows: int, n_jobs: int = 1, key="stars"):
-    """Catalogue rows of the table at ``path``, batch by batch (a generator)."""
+def outside_columns(frame: pl.DataFrame, stored: StoredModels) -> list[pl.Series]:
+    """Per model, ``teff_<model>_outside``: a feature of the star beyond that model's training
+    range (the test flag bit 8 makes for the model that gave teff_best; not catalogue columns)."""
+    from .calibrate import outside_range
+
+    prepared = prepare_photometry(frame.lazy(), None).collect()
+    nan = np.full(frame.height, np.nan)
+    out = []
+    for m in stored.models:
+        features = {
+            f: prepared[f].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            if f in prepared.columns
+            else nan
+            for f in m.spec.features
+        }
+        outside = outside_range(stored.calibrations[m.spec.name], features)
+        if outside is None:
+            outside = np.zeros(frame.height, bool)
+        out.append(pl.Series(f"teff_{m.spec.name}_outside", outside, dtype=pl.Boolean))
+    return out
+
+
+def predicted_batches(
+    path,
+    stored: StoredModels,
+    *,
+    batch_rows: int,
+    n_jobs: int = 1,
+    key="stars",
+    keep=(),
+    outside: bool = False,
+):
+    """Catalogue rows of the table at ``path``, batch by batch (a generator). ``keep``: columns
+    of the table (numbers, e.g. a reference Teff) carried into the rows as they are read;
+    ``outside``: add each model's :func:`outside_columns`."""
     numeric = {f for m in stored.models for f in m.spec.features} | {
         "teff_gaia",
         "ra",
         "dec",
         *GSPPHOT_PERCENTILES,
+        *keep,
     }
     checked = False
     rows, missing = 0, {}
@@ -233,7 +267,10 @@ def predicted_batches(path, stored: StoredModels, *, batch_rows: int, n_jobs: in
                 prepare_photometry(frame.lazy(), None).collect_schema().names(), stored, path
             )
             checked = True
-        yield predict_batch(frame, stored, n_jobs=n_jobs, path=path)
+        out = predict_batch(frame, stored, n_jobs=n_jobs, path=path)
+        if keep:
+            out = out.with_columns(frame.select(keep))
+        yield out.with_columns(outside_columns(frame, stored)) if outside else out
     log_missing(path, missing)
 
 
