@@ -38,6 +38,7 @@ import polars as pl
 from .catalog import BASE_COLUMNS, GSPPHOT_PERCENTILES, catalogue_base, catalogue_rows
 from .correction import Correction, load_correction_json
 from .features import ModelSpec, prepare_photometry
+from .flags import NO_FEATURES_REASON
 from .io import read_json
 from .predict import LoadedModel, predict_frame
 from .release import BEST_CALIBRATION_FILE, CORRECTION_FILE, LABEL_CALIBRATION_FILE, MODEL_FILES
@@ -205,7 +206,12 @@ def predict_batch(
     )
     reason = prepared.select(_reason(prepared, stored.models).alias(REASON))[REASON]
     return cat.with_columns(
-        pl.when(pl.col("flag") == "X").then(reason).otherwise(None).cast(pl.String).alias(REASON)
+        # the catalogue's reason (novel to every model), or the features each model lacked
+        pl.when(pl.col(REASON) == NO_FEATURES_REASON)
+        .then(reason)
+        .otherwise(pl.col(REASON))
+        .cast(pl.String)
+        .alias(REASON)
     ).with_columns(pl.col(c).cast(pl.Float64) for c in BASE_COLUMNS[1:])
 
 
