@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from .flags import FLAG_BITS
+from .novelty import is_novel
 
 #: A path in ``validation.tables`` that starts with this names a file of the package's data
 #: folder (``scripts/ebteff/data``), wherever the workflow runs.
@@ -148,7 +149,8 @@ def compare(frame: pl.DataFrame, estimators: Sequence[str], splits: bool = False
     """Every estimator of ``estimators`` (catalogue Teff columns, with their ``_p05`` ...
     ``_p95`` where they have them) against ``teff_reference``, over the rows of ``frame``
     (which also carries ``flag`` and ``flag_bits``): overall, per reference bin, per flag, inside
-    and outside the training range (also per bin), and, with ``splits``, per split of the
+    and outside the training range (also per bin), novel or not to a model whose rows carry
+    ``<estimator>_novelty`` (:mod:`ebteff.novelty`), and, with ``splits``, per split of the
     labelled stars. The
     training range of ``teff_best`` is ``flag_bits`` bit 8 (the range of the model that gave
     it); a model's is its own, ``<estimator>_outside``, where the rows carry it (a predicted
@@ -202,6 +204,13 @@ def compare(frame: pl.DataFrame, estimators: Sequence[str], splits: bool = False
                 label: stats((which_bin == i) & est_outside) for i, label in enumerate(bin_labels())
             },
         }
+        if f"{est}_novelty" in frame.columns:
+            # the model's novelty (ebteff.novelty): above 1, farther from its training stars
+            # than all but 0.5% of held-out stars
+            score = frame[f"{est}_novelty"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            novel = is_novel(score)
+            result["novel"] = stats(novel)
+            result["not_novel"] = stats(np.isfinite(score) & ~novel)
         if splits:
             labelled = np.zeros_like(has_ref)
             result["per_split"] = {}
@@ -367,6 +376,9 @@ def comparison_markdown(comparison: dict, title: str) -> str:
         lines.append(_stats_row(f"{est}, all", r["overall"]))
         lines.append(_stats_row(f"{est}, inside training range", r["in_range"]))
         lines.append(_stats_row(f"{est}, outside training range", r["out_of_range"]))
+        if "novel" in r:
+            lines.append(_stats_row(f"{est}, not novel (novelty <= 1)", r["not_novel"]))
+            lines.append(_stats_row(f"{est}, novel (novelty > 1)", r["novel"]))
     for est, r in comparison["estimators"].items():
         lines += [
             "",

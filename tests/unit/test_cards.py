@@ -324,7 +324,10 @@ def test_the_model_card_shows_the_external_validation(run):
     assert "how models trained on the simulation transfer to real stars" in body
     assert "| `teff_best` | all | 4 | +100 K | 5.7% | 75.0% | n/a | n/a |" in body
     assert "|  | outside training range | 1 | +2,500 K | 38.5% | 0.0% | n/a | n/a |" in body
-    assert "| 4000-5000 | all | 1 | +100 K | 2.2% | 100.0% | n/a | n/a |\n| 5000-6000 | all | 1 |" in body
+    assert (
+        "| 4000-5000 | all | 1 | +100 K | 2.2% | 100.0% | n/a | n/a |\n| 5000-6000 | all | 1 |"
+        in body
+    )
     assert (
         "| 6000-8000 | all | 2 | +1,300 K | 20.0% | 50.0% | n/a | n/a |\n"
         "|  | inside training range | 1 | +100 K | 1.5% | 100.0% | n/a | n/a |\n"
