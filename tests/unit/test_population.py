@@ -197,18 +197,20 @@ def test_disc_positions_follow_the_density():
 
 def _run(directory, n, seed, block_size=2_000, sky="synthesis"):
     paths = [directory / f"{name}.parquet" for name in ("photometry", "truth", "reference")]
-    simulate.simulate_catalogue(n, seed, *paths, block_size=block_size, sky=sky)
-    return paths
+    stats = simulate.simulate_catalogue(n, seed, *paths, block_size=block_size, sky=sky)
+    return paths if directory.name != "with_stats" else (paths, stats)
 
 
 @pytest.fixture(scope="module")
 def synthesis(tmp_path_factory):
-    paths = _run(tmp_path_factory.mktemp("synthesis"), 6_000, 11)
-    return [pl.read_parquet(p) for p in paths], paths
+    directory = tmp_path_factory.mktemp("synthesis") / "with_stats"
+    directory.mkdir()
+    paths, stats = _run(directory, 6_000, 11)
+    return [pl.read_parquet(p) for p in paths], paths, stats
 
 
 def test_synthesis_is_deterministic(synthesis, tmp_path):
-    _, paths = synthesis
+    _, paths, _ = synthesis
     again = _run(tmp_path, 6_000, 11)
     for a, b in zip(paths, again, strict=True):
         assert sha256sum(a) == sha256sum(b)
@@ -218,7 +220,11 @@ def test_synthesis_is_deterministic(synthesis, tmp_path):
 
 
 def test_synthesis_table_and_truth(synthesis):
-    (photometry, truth, _), _ = synthesis
+    (photometry, truth, _), _, stats = synthesis
+    # The A0 percentiles the simulator reports are those of the truth.
+    a0 = truth["a0"].to_numpy()
+    assert stats["a0_percentiles"]["all"] == pytest.approx(np.percentile(a0, [10, 50, 90]))
+    assert len(stats["a0_percentiles"]["labelled"]) == 3
     assert photometry.schema == pl.Schema({**COLUMNS, **OPTIONAL_COLUMNS})
     assert photometry.height == truth.height == 6_000
     assert photometry.null_count().sum_horizontal().item() == 0

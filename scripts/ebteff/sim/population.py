@@ -55,10 +55,11 @@ included). Sources:
   inclinations). Mowlavi et al. (2023, A&A 674, A16) describe the catalogue's bias toward short
   periods that this produces.
 - Gaia selection: G <= 20.5 (the faintest candidates of the DR3 EB catalogue, Mowlavi et al.
-  2023) and a detection completeness falling off at the faint end, logistic with midpoint
-  G = 19.8 and width 0.35 mag, chosen so that the G histogram turns over near G ~ 19.5 as the
-  catalogue's does (Mowlavi et al. 2023, their magnitude distribution; approx.). Brighter than
-  G = 3 nothing is in Gaia's EB catalogue.
+  2023), and an eclipse deeper than DEPTH_SIGMAS = 3 single-epoch G uncertainties (the mean
+  magnitude's uncertainty of Riello et al. 2021, as :func:`ebteff.sim.simulate.gaia_sigma`
+  models it, times sqrt(40)): shallow eclipses (a dwarf beside a giant) are found only when
+  bright, and the catalogue thins out toward its faint end without a completeness curve put in
+  by hand. Brighter than G = 3 nothing is in Gaia's EB catalogue.
 - Truth: the binary's true Teff is that of the combined light, (sum R^2 T^4 / sum R^2)^(1/4)
   (the Teff of one star with the pair's total luminosity and emitting area).
 
@@ -110,7 +111,6 @@ GAIA_EPOCHS = 40
 #: An eclipse is seen when its depth exceeds this many single-epoch uncertainties.
 DEPTH_SIGMAS = 3.0
 G_FAINT, G_BRIGHT = 20.5, 3.0
-EB_COMPLETENESS_G50, EB_COMPLETENESS_WIDTH = 19.8, 0.35
 
 # --- Evolution constants (HPT00 Appendix, zeta = 0; Tout et al. 1996 Tables 1-2, Z = 0.02)
 _TOUT_L = (0.39704170, 8.52762600, 0.00025546, 5.43288900, 5.56357900, 0.78866060, 0.00586685)
@@ -502,10 +502,6 @@ def depth_limit(depth) -> np.ndarray:
     return np.where(excess > 0, limit, -np.inf)
 
 
-def _logistic(x):
-    return special.expit(x)
-
-
 def combined_teff(teff1, teff2, radius1, radius2) -> np.ndarray:
     """Teff of the combined light: (sum R^2 T^4 / sum R^2)^(1/4)."""
     r1, r2 = radius1**2, radius2**2
@@ -698,11 +694,10 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
         stars["abs1"] + ext1 + dist_mod[:, None], stars["abs2"] + ext2 + dist_mod[:, None]
     )
     g = app[:, 0]
-    found = rng.random(g.size) < _logistic((EB_COMPLETENESS_G50 - g) / EB_COMPLETENESS_WIDTH)
     deep = eclipse_depth(
         stars["abs1"][:, 0], stars["abs2"][:, 0], stars["radius1"], stars["radius2"]
     )
-    found &= deep >= DEPTH_SIGMAS * epoch_sigma(g)
+    found = deep >= DEPTH_SIGMAS * epoch_sigma(g)
     stars.update(a0=a0, G=g, BP=app[:, 1], RP=app[:, 2])
     stars = _take(stars, (g <= G_FAINT) & (g >= G_BRIGHT) & found)
     for key in ("x_min", "p_massive", "d_lim", "g_lim"):
