@@ -39,6 +39,7 @@ include: "rules/catalog.smk"
 include: "rules/publish.smk"
 include: "rules/report.smk"
 include: "rules/stars.smk"
+include: "rules/external.smk"
 include: "rules/tune.smk"
 
 

@@ -36,14 +36,14 @@ wildcard_constraints:
 
 def config_hash():
     """Short sha256 of the resolved config, recorded in provenance. Left out: `run`, `publish`,
-    `resources`, `stars` and `tuning` (the run's name, where results go, how much memory jobs
-    ask for, which table of one's own stars is predicted and how `snakemake tune` searches
-    change none of the catalogue's results).
+    `resources`, `stars`, `tuning` and `validation` (the run's name, where results go, how much
+    memory jobs ask for, which table of one's own stars is predicted, how `snakemake tune`
+    searches and which tables the run is validated on change none of the catalogue's results).
     """
     settings = {
         k: v
         for k, v in config.items()
-        if k not in ("run", "publish", "resources", "stars", "tuning")
+        if k not in ("run", "publish", "resources", "stars", "tuning", "validation")
     }
     text = _json.dumps(settings, sort_keys=True, default=str)
     return _hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -230,6 +230,7 @@ def all_targets():
         CATALOG_SUMMARY,
     ]
     targets += plot_targets()
+    targets += validation_targets()
     return targets
 
 
@@ -360,6 +361,10 @@ def publish_inputs(wildcards=None):
     }
     if simulated():
         files["correction_metrics"] = results_path("correction/metrics.json")
+    if VALIDATION:
+        files["validations"] = expand(
+            results_path("validation/{table}.json"), table=list(VALIDATION)
+        )
     per_model = {
         "model": results_path("models/{model}/model.parquet"),
         "metadata": results_path("models/{model}/metadata.json"),
@@ -537,3 +542,40 @@ def tuning_targets():
     files = ["best.yaml", "best.json", "trials.csv", "summary.json"]
     targets = expand(results_path("tuning/{model}/{file}"), model=TUNED, file=files)
     return targets + expand(f"{PLOTS}/tuning/{{model}}.png", model=TUNED)
+
+
+# -- external validation (rules/external.smk) -------------------------------------------------
+
+VALIDATION = (config.get("validation") or {}).get("tables") or {}
+
+
+def validation_targets():
+    """What the default target builds of the external validation: per table, its JSON,
+    Markdown and figure (none when validation.tables is null)."""
+    out = []
+    for name in VALIDATION:
+        out += [
+            results_path(f"validation/{name}.json"),
+            results_path(f"validation/{name}.md"),
+            f"{PLOTS}/validation/{name}.png",
+        ]
+    return out
+
+
+def validation_table(wildcards):
+    """The file of one validation table, checked to exist (the message names the config key)."""
+    from ebteff.external import resolve_path
+    from ebteff.tables import TableError, check_exists, table_format
+
+    key = f"validation.tables.{wildcards.table}.path"
+    path = str(resolve_path(VALIDATION[wildcards.table]["path"]))
+    try:
+        table_format(path, key)
+        return str(check_exists(path, key))
+    except TableError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def validation_spec(wildcards):
+    """One entry of validation.tables, with its name."""
+    return {"name": wildcards.table, **VALIDATION[wildcards.table]}

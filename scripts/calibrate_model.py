@@ -6,6 +6,7 @@ import polars as pl
 from ebteff.calibrate import (
     PERCENTILE_NAMES,
     apply_calibration,
+    apply_percentiles,
     feature_range,
     fit_calibration,
     rescale_for,
@@ -15,6 +16,7 @@ from ebteff.calibrate import (
 from ebteff.correction import load_correction_json
 from ebteff.io import write_json
 from ebteff.logs import finished, setup_logging
+from ebteff.novelty import coverage_by_novelty, fit_novelty, is_novel, novelty_score
 
 
 def main(smk) -> None:
@@ -49,12 +51,43 @@ def main(smk) -> None:
         calibration_stars=cal.height,
         feature_range=feature_range(table.filter(pl.col("split") == "train"), features),
     )
+
+    def feature_matrix(split):
+        part = table.filter(pl.col("split") == split).select(features)
+        return part.cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+    # how unlike the training stars a star is, in the joint feature space (ebteff.novelty)
+    calibration["novelty"] = fit_novelty(
+        feature_matrix("train"), feature_matrix("calibration"), features
+    )
+    logger.info(
+        "%s novelty: threshold %.3f (%.1f%% quantile of %d calibration stars' distance to "
+        "%d reference training stars)",
+        name,
+        calibration["novelty"]["threshold"],
+        100 * calibration["novelty"]["level"],
+        calibration["novelty"]["calibration_stars"],
+        len(calibration["novelty"]["reference"]),
+    )
     report = {"model": name, "label": target, "scale": "teff_gaia_corrected"}
     for split in ("test", "calibration"):
-        teff, sp, label = scaled(labelled.filter(pl.col("split") == split))
-        report[split] = split_report(
-            teff, sp, apply_calibration(calibration, teff, sp), label, calibration
+        part = labelled.filter(pl.col("split") == split)
+        teff, sp, label = scaled(part)
+        sigma = apply_calibration(calibration, teff, sp)
+        report[split] = split_report(teff, sp, sigma, label, calibration)
+        feats = part.select("source_id").join(
+            table.select("source_id", *features), on="source_id", how="left"
         )
+        score = novelty_score(
+            calibration["novelty"],
+            {f: feats[f].cast(pl.Float64).fill_null(np.nan).to_numpy() for f in features},
+        )
+        report[split]["novelty"] = {
+            "novel_fraction": float(is_novel(score).mean()) if score.size else 0.0,
+            "by_score": coverage_by_novelty(
+                score, apply_percentiles(calibration, teff, sp, sigma), label
+            ),
+        }
     test = report["test"]["by_label_bin"]["overall"]
     logger.info(
         "%s test: %.1f%% within 1 sigma, %.1f%% within 2 sigma, PIT std %.3f "
@@ -90,6 +123,19 @@ def main(smk) -> None:
                 if st.get("n")
             ),
         )
+    logger.info(
+        "%s test by novelty score, n / %% within p16-p84 / p05-p95: %s",
+        name,
+        "; ".join(
+            f"{b} {st['n']}"
+            + (
+                f" / {100 * st['within_p16_p84']:.1f} / {100 * st['within_p05_p95']:.1f}"
+                if st["n"]
+                else ""
+            )
+            for b, st in report["test"]["novelty"]["by_score"].items()
+        ),
+    )
     write_json(calibration, smk.output.calibration)
     write_json(report, smk.output.report)
     finished(logger, smk.output)

@@ -29,6 +29,7 @@ def main(smk) -> None:
         models=models,
         correction_metrics=inp.get("correction_metrics"),
         label_calibration=inp.label_calibration,
+        validations=list(inp.validations) if "validations" in inp.keys() else [],
     )
     release = Release(**smk.params.release)
     manifest = stage(run, release, Path(smk.output.dataset), Path(smk.output.models))

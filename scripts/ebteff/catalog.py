@@ -32,7 +32,17 @@ from .calibrate import (
 )
 from .columns import PERCENTILE_SOURCES
 from .features import prepare_photometry
-from .flags import FLAG_BITS, MODEL_BIT0, RECOMMENDED_CUT, assign_flags, flag_bits, recommended
+from .flags import (
+    FLAG_BITS,
+    MODEL_BIT0,
+    NO_FEATURES_REASON,
+    RECOMMENDED_CUT,
+    assign_flags,
+    flag_bits,
+    novelty_reason,
+    recommended,
+)
+from .novelty import is_novel, novelty_score
 
 GAIA = "gaia"
 #: GSP-Phot's teff_gspphot_lower/upper are its 16th and 84th percentiles; the 5th and 95th are
@@ -126,7 +136,8 @@ def model_columns(
     """One model's catalogue columns from its raw outputs and its stored calibration (no labels):
     source_id, teff_{name}, its percentiles teff_{name}_p05 ... _p95, teff_{name}_err
     = (p84 - p16) / 2, and, with ``photometry`` (source_id and the model's features; derived
-    colours included), teff_{name}_outside (beyond the training range; not a catalogue column).
+    colours included), teff_{name}_outside (beyond the training range; not a catalogue column)
+    and, when the calibration has a ``novelty`` (:mod:`ebteff.novelty`), teff_{name}_novelty.
     """
     teff, _, q = calibrated_distribution(
         calibration,
@@ -137,15 +148,23 @@ def model_columns(
     cols += [pl.Series(f"teff_{name}_{p}", q[:, i]) for i, p in enumerate(PERCENTILE_NAMES)]
     cols.append(pl.Series(f"teff_{name}_err", half_width(q)))
     out = pred.select("source_id").with_columns(c.fill_nan(None) for c in cols)
-    ranges = calibration.get("feature_range")
-    if photometry is not None and ranges:
+    ranges = calibration.get("feature_range") or {}
+    novelty = calibration.get("novelty")
+    needed = list(dict.fromkeys([*ranges, *(novelty["features"] if novelty else [])]))
+    if photometry is not None and needed:
         feats = (
             pred.select("source_id")
-            .join(photometry.select("source_id", *ranges), on="source_id", how="left")
-            .select(pl.col(f).cast(pl.Float64).fill_null(np.nan) for f in ranges)
+            .join(photometry.select("source_id", *needed), on="source_id", how="left")
+            .select(pl.col(f).cast(pl.Float64).fill_null(np.nan) for f in needed)
         )
-        outside = outside_range(calibration, {f: feats[f].to_numpy() for f in ranges})
-        out = out.with_columns(pl.Series(f"teff_{name}_outside", outside))
+        values = {f: feats[f].to_numpy() for f in needed}
+        if ranges:
+            outside = outside_range(calibration, values)
+            out = out.with_columns(pl.Series(f"teff_{name}_outside", outside))
+        if novelty:
+            # only where the model gave a Teff: a star it cannot predict is not novel to it
+            score = np.where(np.isfinite(teff), novelty_score(novelty, values), np.nan)
+            out = out.with_columns(pl.Series(f"teff_{name}_novelty", score).fill_nan(None))
     return out
 
 
@@ -268,7 +287,20 @@ def assemble(
         raise ValueError("predictions hold duplicate source_id values")
     teff = {m: _numpy(df, f"teff_{m}") for m in models}
     sig = {m: _numpy(df, f"teff_{m}_err") for m in models}
-    ml_teff, ml_sigma, ml_source = best_of(teff, sig)
+    # a model to which the star is novel cannot give teff_best (docs/novelty.md): one to which
+    # it is not wins whatever the sigmas; novel to every model that predicted it, it gets none
+    score = {
+        m: _numpy(df, f"teff_{m}_novelty") if f"teff_{m}_novelty" in df.columns else None
+        for m in models
+    }
+    novel = {
+        m: (is_novel(score[m]) if score[m] is not None else np.zeros(df.height, bool))
+        for m in models
+    }
+    ml_teff, ml_sigma, ml_source = best_of(
+        teff, {m: np.where(novel[m], np.nan, sig[m]) for m in models}
+    )
+    refused = ~np.isfinite(ml_teff) & np.any([np.isfinite(teff[m]) for m in models], axis=0)
     ml_q = np.full((df.height, len(PERCENTILES)), np.nan)
     for m in models:
         sel = ml_source == m
@@ -314,6 +346,15 @@ def assemble(
         teff_best=best,
         split=(df["split"].cast(pl.String).to_numpy() if "split" in extra else None),
     )
+    reason = np.where(
+        np.isfinite(best),
+        None,
+        np.where(
+            refused,
+            novelty_reason(models, {m: score[m] for m in models}, refused),
+            NO_FEATURES_REASON,
+        ),
+    )
     drop = [*extra, *(c for c in df.columns if c.endswith("_outside"))]
     return df.drop(drop).with_columns(
         pl.Series("teff_best", best).fill_nan(None),
@@ -329,6 +370,7 @@ def assemble(
         pl.Series("teff_ml_best_source", ml_source.astype(str)),
         pl.Series("flag", flags.astype(str)),
         pl.Series("flag_bits", bits),
+        pl.Series("no_teff_reason", reason.tolist(), dtype=pl.String),
     )
 
 

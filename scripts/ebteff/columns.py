@@ -6,7 +6,9 @@ column table take their descriptions from here; the flag texts come from :mod:`e
 
 from __future__ import annotations
 
-from .flags import BITS_TEXT, FLAG_TEXT
+from .flags import BITS_TEXT, FLAG_TEXT, _percent
+from .novelty import LEVEL as NOVELTY_LEVEL
+from .novelty import NEIGHBOURS
 
 #: Columns renamed since the earlier pipeline's catalogue (README, FITS RENAMEn cards).
 RENAMES: dict[str, str] = {}
@@ -91,11 +93,12 @@ COLUMN_DOC = {
     ),
     "flag": ("", "meta.code.qual", FLAG_TEXT),
     "flag_bits": ("", "meta.code.qual", BITS_TEXT),
-    # only in the output of `snakemake stars` (a user's table), not in the catalogue
     "no_teff_reason": (
         "",
         "meta.note",
-        "Why a star got no Teff (flag X): the features each model lacked; empty otherwise",
+        "Why a star got no Teff (flag X): novel to every model that could predict it (each "
+        "model's novelty score), or no model had its features (`snakemake stars`: the features "
+        "each model lacked); empty otherwise",
     ),
 }
 for _p, _t in _PCT_TEXT.items():
@@ -130,6 +133,16 @@ def column_meta(name: str) -> tuple[str, str, str]:
                 f"{t} percentile of the Teff of model {model[: -len(p) - 1]} (calibrated on the "
                 "calibration split, corrected GSP-Phot scale)",
             )
+    if name.endswith("_novelty"):
+        return (
+            "",
+            "stat.value;meta.code.qual",
+            f"Novelty of the star to model {model[: -len('_novelty')]}: mean distance to its "
+            f"{NEIGHBOURS} nearest reference training stars (standardised features) over the "
+            f"{_percent(NOVELTY_LEVEL)}% quantile of that distance on the calibration split; "
+            "> 1: novel, the model cannot give teff_best (docs/novelty.md); empty where the "
+            "model gave no Teff",
+        )
     if name.endswith("_err"):
         return (
             "K",

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from .calibrate import TRAINING_RANGE_LEVELS
+from .novelty import LEVEL as NOVELTY_LEVEL
 from .split import SPLITS
 
 #: Calibrated ML sigma (K) below which a star is flag B, and below which it is flag C.
@@ -49,7 +50,8 @@ FLAG_MEANING = {
     "B": f"ML prediction, calibrated sigma < {FLAG_B_MAX:.0f} K",
     "C": f"ML prediction, {FLAG_B_MAX:.0f} K <= sigma < {FLAG_C_MAX:.0f} K",
     "D": f"ML prediction, sigma >= {FLAG_C_MAX:.0f} K",
-    "X": "no Teff (no label and no model had its features)",
+    "X": "no Teff (no label, and no model had its features or the star is novel to every "
+    "model that had them)",
 }
 
 #: Short label of each flag (the plots' bars).
@@ -65,8 +67,32 @@ FLAG_LABEL = {
 FLAG_TEXT = (
     "Quality flag: A = GSP-Phot Teff present (teff_best is the corrected label); B = ML "
     f"prediction with calibrated sigma < {FLAG_B_MAX:.0f} K; C = ML with sigma < "
-    f"{FLAG_C_MAX:.0f} K; D = ML with sigma >= {FLAG_C_MAX:.0f} K; X = no Teff"
+    f"{FLAG_C_MAX:.0f} K; D = ML with sigma >= {FLAG_C_MAX:.0f} K; X = no Teff (no model had "
+    "the features, or the star is novel to every model that had them: no_teff_reason)"
 )
+
+#: ``no_teff_reason`` of a catalogue star without a GSP-Phot Teff that no model could predict
+#: (``snakemake stars`` names the features each model lacked instead).
+NO_FEATURES_REASON = "no GSP-Phot Teff and no model had the star's features"
+
+
+def novelty_reason(models: list[str], score: dict, rows) -> np.ndarray:
+    """``no_teff_reason`` of stars refused for novelty (``rows`` True), '' elsewhere: each model
+    that predicted the star and its novelty score (> 1: novel; :mod:`ebteff.novelty`)."""
+    rows = np.asarray(rows, dtype=bool)
+    out = np.full(rows.shape, "", dtype=object)
+    for i in np.flatnonzero(rows):
+        parts = [
+            f"{m} {score[m][i]:.2f}"
+            for m in models
+            if score.get(m) is not None and np.isfinite(score[m][i])
+        ]
+        out[i] = (
+            "no GSP-Phot Teff; novel to every model that could predict it (novelty > 1: "
+            f"farther from its training stars than {_percent(NOVELTY_LEVEL)}% of held-out stars): "
+            + ", ".join(parts)
+        )
+    return out
 
 
 def _percent(level: float) -> str:

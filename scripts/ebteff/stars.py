@@ -38,6 +38,7 @@ import polars as pl
 from .catalog import BASE_COLUMNS, GSPPHOT_PERCENTILES, catalogue_base, catalogue_rows
 from .correction import Correction, load_correction_json
 from .features import ModelSpec, prepare_photometry
+from .flags import NO_FEATURES_REASON
 from .io import read_json
 from .predict import LoadedModel, predict_frame
 from .release import BEST_CALIBRATION_FILE, CORRECTION_FILE, LABEL_CALIBRATION_FILE, MODEL_FILES
@@ -205,17 +206,56 @@ def predict_batch(
     )
     reason = prepared.select(_reason(prepared, stored.models).alias(REASON))[REASON]
     return cat.with_columns(
-        pl.when(pl.col("flag") == "X").then(reason).otherwise(None).cast(pl.String).alias(REASON)
+        # the catalogue's reason (novel to every model), or the features each model lacked
+        pl.when(pl.col(REASON) == NO_FEATURES_REASON)
+        .then(reason)
+        .otherwise(pl.col(REASON))
+        .cast(pl.String)
+        .alias(REASON)
     ).with_columns(pl.col(c).cast(pl.Float64) for c in BASE_COLUMNS[1:])
 
 
-def predicted_batches(path, stored: StoredModels, *, batch_rows: int, n_jobs: int = 1, key="stars"):
-    """Catalogue rows of the table at ``path``, batch by batch (a generator)."""
+def outside_columns(frame: pl.DataFrame, stored: StoredModels) -> list[pl.Series]:
+    """Per model, ``teff_<model>_outside``: a feature of the star beyond that model's training
+    range (the test flag bit 8 makes for the model that gave teff_best; not catalogue columns)."""
+    from .calibrate import outside_range
+
+    prepared = prepare_photometry(frame.lazy(), None).collect()
+    nan = np.full(frame.height, np.nan)
+    out = []
+    for m in stored.models:
+        features = {
+            f: prepared[f].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            if f in prepared.columns
+            else nan
+            for f in m.spec.features
+        }
+        outside = outside_range(stored.calibrations[m.spec.name], features)
+        if outside is None:
+            outside = np.zeros(frame.height, bool)
+        out.append(pl.Series(f"teff_{m.spec.name}_outside", outside, dtype=pl.Boolean))
+    return out
+
+
+def predicted_batches(
+    path,
+    stored: StoredModels,
+    *,
+    batch_rows: int,
+    n_jobs: int = 1,
+    key="stars",
+    keep=(),
+    outside: bool = False,
+):
+    """Catalogue rows of the table at ``path``, batch by batch (a generator). ``keep``: columns
+    of the table (numbers, e.g. a reference Teff) carried into the rows as they are read;
+    ``outside``: add each model's :func:`outside_columns`."""
     numeric = {f for m in stored.models for f in m.spec.features} | {
         "teff_gaia",
         "ra",
         "dec",
         *GSPPHOT_PERCENTILES,
+        *keep,
     }
     checked = False
     rows, missing = 0, {}
@@ -227,7 +267,10 @@ def predicted_batches(path, stored: StoredModels, *, batch_rows: int, n_jobs: in
                 prepare_photometry(frame.lazy(), None).collect_schema().names(), stored, path
             )
             checked = True
-        yield predict_batch(frame, stored, n_jobs=n_jobs, path=path)
+        out = predict_batch(frame, stored, n_jobs=n_jobs, path=path)
+        if keep:
+            out = out.with_columns(frame.select(keep))
+        yield out.with_columns(outside_columns(frame, stored)) if outside else out
     log_missing(path, missing)
 
 

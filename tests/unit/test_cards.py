@@ -280,3 +280,52 @@ def test_a_real_release_credits_the_surveys_and_names_its_source(run):
     assert "Simulated" not in body
     assert "`p.parquet` of the dataset `someone/photometry` at revision `v1`" in body
     assert "acknowledge these surveys" in body
+
+
+def test_the_model_card_shows_the_external_validation(run):
+    import dataclasses
+    import json
+
+    import polars as pl
+
+    from ebteff.external import REFERENCE, bin_labels, compare
+
+    rows = pl.DataFrame(
+        {
+            "source_id": [1, 2, 3],
+            REFERENCE: [4500.0, 5500.0, 6500.0],
+            "flag": ["A", "C", "D"],
+            "flag_bits": [1, 2, 2 | 8],
+            "teff_best": [4600.0, 5000.0, 9000.0],
+            f"teff_{MODEL}": [4700.0, 5000.0, 9000.0],
+        }
+    )
+    result = {
+        "table": "benchmarks",
+        "description": "Three made-up benchmark stars.",
+        "file": "b.csv",
+        "sha256": "b" * 64,
+        "simulated_run": True,
+        "models": [MODEL],
+        "bins": bin_labels(),
+        # as the card reads it: from JSON, whose keys are sorted
+        "predicted": json.loads(
+            json.dumps(compare(rows, ["teff_best", f"teff_{MODEL}"]), sort_keys=True)
+        ),
+        "catalogue": None,
+    }
+    _, body = split(
+        render_model_card(dataclasses.replace(run, validations=(result,)), RELEASE, FILES)
+    )
+    names = sections(body)
+    assert names[names.index("External validation") + 1] == "benchmarks"
+    assert names.index("External validation") < names.index("Hot-star correction")
+    assert "Three made-up benchmark stars." in body
+    assert "how models trained on the simulation transfer to real stars" in body
+    assert "| `teff_best` | all | 3 | +100 K | 9.1% | 66.7% | n/a | n/a |" in body
+    assert "|  | outside training range | 1 | +2,500 K | 38.5% | 0.0% | n/a | n/a |" in body
+    assert "| 4000-5000 | 1 | +100 K | 2.2% | 100.0% | n/a | n/a |\n| 5000-6000 | 1 |" in body
+    assert body.index("| `teff_best` | all |") < body.index(f"| `teff_{MODEL}` | all |")
+    # without a validation the section is absent
+    _, plain = split(render_model_card(run, RELEASE, FILES))
+    assert "External validation" not in plain

@@ -9,7 +9,7 @@ from scipy import stats
 
 from ebteff.io import sha256sum
 from ebteff.schema import COLUMNS, COVERAGE_COLUMNS, OPTIONAL_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
-from ebteff.sim import simulate, stellar
+from ebteff.sim import labels, population, simulate, stellar
 
 N_STARS = 20_000
 
@@ -401,3 +401,138 @@ def test_distance_modulus():
     near = stellar.single_star_photometry(5772.0, 4.44, 0.0, 0.0, 1.0, 10.0)
     far = stellar.single_star_photometry(5772.0, 4.44, 0.0, 0.0, 1.0, 1000.0)
     assert (far["G"] - near["G"])[0] == pytest.approx(10.0)
+
+
+# --- The synthesis sky's labels (ebteff.sim.labels) and survey limits
+
+
+def _single_stars(teff, n, a0, grid):
+    """n copies of a dwarf of Teff ``teff`` with a secondary too faint to matter."""
+    teff = np.full(n, float(teff))
+    mass, radius = stellar.dwarf_sequence(teff)
+    logg = stellar.logg_from_mass_radius(mass, radius)
+    abs1 = grid.absolute_magnitudes(teff, logg, 0.0, radius)
+    return teff, abs1, abs1 + 30.0, np.full(n, float(a0))
+
+
+def test_combined_light_teff_weights_surface_and_t4():
+    t = labels.combined_light_teff([5000.0, 6000.0], [5000.0, 4000.0], [1.0, 1.0], [2.0, 1.0])
+    assert t[0] == pytest.approx(5000.0)
+    assert t[1] == pytest.approx(((6000.0**4 + 4000.0**4) / 2) ** 0.25)
+    # a component of negligible surface leaves the other's Teff
+    assert labels.combined_light_teff(30000.0, 3000.0, 5.0, 1e-6) == pytest.approx(30000.0)
+
+
+def test_fgk_labels_scatter_by_the_published_a0_error_growing_when_faint():
+    grid = stellar.load_grid()
+    n = 20_000
+    teff, abs1, abs2, a0 = _single_stars(5800.0, n, 1.0, grid)
+    spread = {}
+    for sigma_colour in (0.002, 0.05):
+        fit = labels.gspphot_teff(
+            np.random.default_rng(1), teff, abs1, abs2, a0, sigma_colour, grid
+        )
+        ok = ~fit["catastrophic"]
+        ratio = np.log(fit["teff"][ok] / teff[ok])
+        spread[sigma_colour] = np.std(ratio)
+        # unbiased for a reddened star (no A0 >= 0 clipping at A0 = 1): the median within
+        # 4 of its standard errors, 1.25 sigma / sqrt(n)
+        assert abs(np.median(ratio)) < 4 * 1.25 * spread[sigma_colour] / np.sqrt(ok.sum())
+    # bright: SIGMA_A0 times the capped rate, ~1.8% (~105 K at 5,800 K; Andrae et al.: 110 K)
+    expected = labels.GAMMA_EXTINCTION * labels.SIGMA_A0
+    assert spread[0.002] == pytest.approx(expected, rel=0.05)
+    # faint: the BP-RP noise adds sigma_colour / k in quadrature to the A0 error
+    k = labels.reddening_rate(5800.0, grid)
+    grown = labels.GAMMA_EXTINCTION * np.hypot(labels.SIGMA_A0, 0.05 / k)
+    assert spread[0.05] == pytest.approx(grown, rel=0.05)
+
+
+def test_catastrophic_labels_lie_along_the_degeneracy_both_ways():
+    grid = stellar.load_grid()
+    n = 20_000
+    teff, abs1, abs2, a0 = _single_stars(6000.0, n, 1.5, grid)
+    fit = labels.gspphot_teff(np.random.default_rng(2), teff, abs1, abs2, a0, 0.002, grid)
+    cat = fit["catastrophic"]
+    # the fraction drawn, within 4 binomial standard errors
+    f = labels.CATASTROPHIC_FRACTION
+    assert abs(cat.mean() - f) < 4 * np.sqrt(f * (1 - f) / n)
+    d_a0 = fit["a0_fit"] - a0
+    d_t = np.log(fit["teff"] / teff)
+    # too much dust reads too hot, too little too cool: the sign of the Teff error is the sign
+    # of the A0 error, for every star (the slide is monotone)
+    big = np.abs(d_a0) > 0.05
+    assert np.array_equal(np.sign(d_t[big]), np.sign(d_a0[big]))
+    assert (d_t[cat] > 0.2).sum() > 100 and (d_t[cat] < -0.2).sum() > 100
+    assert (fit["a0_fit"] >= 0).all()
+
+
+def test_hot_labels_fall_increasingly_short():
+    grid = stellar.load_grid()
+    temps = np.array([8000.0, 15000.0, 25000.0, 40000.0])
+    medians = []
+    for t in temps:
+        teff, abs1, abs2, a0 = _single_stars(t, 4000, 0.5, grid)
+        fit = labels.gspphot_teff(np.random.default_rng(3), teff, abs1, abs2, a0, 0.002, grid)
+        medians.append(np.median(fit["teff"] / teff))
+    # the median label is the bias law's B^-1(T) (the A0 errors are symmetric about it), which
+    # falls from 1 at 10,000 K to ~0.78 at 40,000 K
+    assert np.allclose(medians, labels.hot_bias_inverse(temps) / temps, atol=0.005), medians
+    assert np.all(np.diff(medians) < 0) and medians[-1] < 0.8
+
+
+def test_a_blend_is_read_as_one_star_between_its_components():
+    grid = stellar.load_grid()
+    t1, t2 = np.array([6000.0]), np.array([4200.0])
+    mass1, radius1 = stellar.dwarf_sequence(t1)
+    mass2, radius2 = stellar.dwarf_sequence(t2)
+    abs1 = grid.absolute_magnitudes(t1, stellar.logg_from_mass_radius(mass1, radius1), 0.0, radius1)
+    abs2 = grid.absolute_magnitudes(t2, stellar.logg_from_mass_radius(mass2, radius2), 0.0, radius2)
+    # a twin adds no colour; a cooler companion reddens the blend
+    assert labels.blend_colour_offset(abs1, abs1)[0] == pytest.approx(0.0, abs=1e-12)
+    offset = labels.blend_colour_offset(abs1, abs2)[0]
+    assert 0.0 < offset < 0.2
+    # without A0 errors (rates of the degeneracy), the fit lands between the components
+    read = labels.degenerate_teff(t1, -offset / labels.reddening_rate(t1, grid), grid)[0]
+    assert t2[0] < read < t1[0]
+
+
+def test_label_presence_is_the_magnitude_limit():
+    g = np.linspace(8.0, 21.0, 40_000)
+    has = labels.label_presence(np.random.default_rng(4), g)
+    assert np.array_equal(has["teff"], g < labels.G_LIMIT)
+    for key, share in (("logg", labels.LOGG_SHARE), ("mh", labels.MH_SHARE)):
+        assert not (has[key] & ~has["teff"]).any()
+        n = has["teff"].sum()
+        assert abs(has[key].sum() / n - share) < 4 * np.sqrt(share * (1 - share) / n)
+
+
+@pytest.fixture(scope="module")
+def synthesis_block():
+    """8,000 stars of the synthesis population observed under the synthesis laws."""
+    grid = stellar.load_grid()
+    rng = np.random.default_rng([9, 0])
+    stars = population.draw_accepted(rng, 8000, grid)
+    cols, truth, teff_blend = simulate._observe(rng, stars, grid, sky="synthesis")
+    return stars, cols, truth, teff_blend
+
+
+def test_synthesis_coverages_follow_survey_limits(synthesis_block):
+    stars, cols, truth, teff_blend = synthesis_block
+    has = {c: cols[c] != SENTINEL for c in ("teff_gaia", "ps_rPSFMag", "j_m")}
+    assert np.array_equal(has["teff_gaia"], cols["g"] < labels.G_LIMIT)
+    assert (cols["dec"][has["ps_rPSFMag"]] > simulate.PS1_DEC_MIN).all()
+    # no crowding loss: in the footprint and well inside r's saturation and depth (G 15-19 is
+    # r ~15-20.5 for these colours), PS1 has nearly every star, in the plane as well (the
+    # legacy law lost 18% at b = 0: PS1_CROWDING)
+    mid = (cols["dec"] > simulate.PS1_DEC_MIN) & (cols["g"] > 15.0) & (cols["g"] < 19.0)
+    plane = mid & (np.abs(stars["b"]) < 2.0)
+    assert plane.sum() > 300
+    assert has["ps_rPSFMag"][plane].mean() > 0.97
+    # 2MASS: every star 1 mag brighter than the 10-sigma limit in J is in the PSC
+    bright_j = has["j_m"] & (cols["j_m"] < simulate.TMASS_10SIGMA["j"] - 1.0)
+    assert bright_j.sum() > 500
+    assert truth["a0_gspphot"].min() >= 0.0
+    t = labels.combined_light_teff(
+        stars["teff1"], stars["teff2"], stars["radius1"], stars["radius2"]
+    )
+    assert np.array_equal(teff_blend, t)

@@ -19,6 +19,10 @@ FIGURES = {
     "results/tiny/plots/teff_distributions.png": "2 Temperatures",
     "results/tiny/plots/metrics_per_bin.png": "3 Accuracy",
     **{f"results/tiny/plots/accuracy/{m}.png": "3 Accuracy" for m in MODELS},
+    **{
+        f"results/tiny/plots/validation/{t}.png": "3 Accuracy"
+        for t in load_test_config()["validation"]["tables"]
+    },
     "results/tiny/plots/calibration_coverage.png": "4 Calibration",
     "results/tiny/plots/calibration_pit.png": "4 Calibration",
     "results/tiny/plots/calibration_percentiles.png": "4 Calibration",

@@ -19,6 +19,7 @@ from helpers.workflow_runner import load_test_config, run_snakemake, write_confi
 MODELS = list(load_test_config()["models"])
 CHUNKS = load_test_config()["predict"]["chunks"]
 CHANGED = "gaia_2mass_ir"
+TABLES = list(load_test_config()["validation"]["tables"])
 
 
 def planned_jobs(out: str) -> Counter:
@@ -49,24 +50,27 @@ def test_one_hyperparameter_reruns_that_model_and_what_follows_only(run_copy, ti
     cfg = write_config(run_copy / "changed.yaml", tiny_config)
     out = run_snakemake(run_copy, "-n", configfile=cfg).stdout
 
-    expected = Counter(
-        {
-            ("train_model", f"model={CHANGED}"): 1,
-            ("evaluate_model", f"model={CHANGED}"): 1,
-            # only that model's prediction chunks; no other model is predicted again
-            **{
-                ("predict_chunk", f"model={CHANGED}, scatteritem={i}-of-{CHUNKS}"): 1
-                for i in range(1, 1 + CHUNKS)
-            },
-            ("gather_predictions", f"model={CHANGED}"): 1,
-            ("calibrate_model", f"model={CHANGED}"): 1,
-            ("build_catalog", ""): 1,
-            # the figures drawn from what changed
-            ("plot_model_accuracy", f"model={CHANGED}"): 1,
-            ("plot_metrics", ""): 1,
-            ("plot_catalog", ""): 1,
-            ("all", ""): 1,
-        }
+    expected = (
+        Counter(
+            {
+                ("train_model", f"model={CHANGED}"): 1,
+                ("evaluate_model", f"model={CHANGED}"): 1,
+                # only that model's prediction chunks; no other model is predicted again
+                **{
+                    ("predict_chunk", f"model={CHANGED}, scatteritem={i}-of-{CHUNKS}"): 1
+                    for i in range(1, 1 + CHUNKS)
+                },
+                ("gather_predictions", f"model={CHANGED}"): 1,
+                ("calibrate_model", f"model={CHANGED}"): 1,
+                ("build_catalog", ""): 1,
+                # the figures drawn from what changed
+                ("plot_model_accuracy", f"model={CHANGED}"): 1,
+                ("plot_metrics", ""): 1,
+                ("plot_catalog", ""): 1,
+                ("all", ""): 1,
+            }
+        )
+        + VALIDATION
     )
     assert planned_jobs(out) == expected
     (reason,) = reasons(out, "train_model")
@@ -98,8 +102,13 @@ def after_prediction(model: str, chunks: int = CHUNKS) -> Counter:
     )
 
 
-CATALOGUE = Counter(
-    {("build_catalog", ""): 1, ("plot_catalog", ""): 1, ("plot_metrics", ""): 1, ("all", ""): 1}
+#: the external validation of each table uses the models, their calibrations and the catalogue
+VALIDATION = Counter({("validate_external", f"table={t}"): 1 for t in TABLES})
+CATALOGUE = (
+    Counter(
+        {("build_catalog", ""): 1, ("plot_catalog", ""): 1, ("plot_metrics", ""): 1, ("all", ""): 1}
+    )
+    + VALIDATION
 )
 
 
@@ -172,6 +181,14 @@ def test_any_other_key_rebuilds_the_catalogue_and_publish_keys_nothing(run_copy,
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
+def test_a_validation_setting_reruns_only_that_validation(run_copy, tiny_config):
+    # validation.* is left out of the config hash: the catalogue does not depend on it
+    tiny_config["validation"]["tables"][TABLES[0]]["description"] = "another description"
+    assert plan_after(run_copy, tiny_config) == Counter({("all", ""): 1}) + Counter(
+        {("validate_external", f"table={TABLES[0]}"): 1}
+    )
+
+
 def test_one_model_rebuilt_as_a_target(run_copy):
     out = run_snakemake(
         run_copy, f"results/tiny/models/{CHANGED}/model.parquet", "--forcerun", "train_model", "-n"
@@ -191,10 +208,9 @@ def test_one_prediction_chunk_rebuilt_as_a_target(run_copy):
 
 def test_catalogue_rebuilt_alone(run_copy):
     out = run_snakemake(run_copy, "--forcerun", "build_catalog", "-n").stdout
-    # and the figures of the catalogue and of the best-of-models calibration it writes
-    assert planned_jobs(out) == Counter(
-        {("build_catalog", ""): 1, ("plot_catalog", ""): 1, ("plot_metrics", ""): 1, ("all", ""): 1}
-    )
+    # and the figures of the catalogue and of the best-of-models calibration it writes, and the
+    # external validation (which reads that calibration)
+    assert planned_jobs(out) == CATALOGUE
 
 
 def test_every_model_retrained_and_what_follows(run_copy):

@@ -109,8 +109,12 @@ def test_stars_predicts_every_row_with_the_catalogues_values(trained, stars_runs
     split_bits = sum(FLAG_BITS[f"split_{s}"] for s in ("train", "calibration", "test"))
     assert (stars["flag_bits"] & split_bits == 0).all()
     assert (stars.filter(same)["flag_bits"]).equals(cat.filter(same)["flag_bits"] & ~split_bits)
-    assert set(stars["flag"]) >= {"A", "C", "D"} and "X" not in set(stars["flag"])
-    assert stars["no_teff_reason"].is_null().all()
+    assert set(stars["flag"]) >= {"A", "C", "D"}
+    # every one of the run's stars has a model's features: a flag X is a star novel to every
+    # model that predicted it (docs/novelty.md), as in the catalogue
+    x = stars.filter(pl.col("flag") == "X")["no_teff_reason"]
+    assert x.str.contains("novel to every model that could predict it").all()
+    assert stars.filter(pl.col("flag") != "X")["no_teff_reason"].is_null().all()
 
 
 def test_rows_no_model_can_predict_are_flagged_x_with_the_reason(trained, stars_runs):

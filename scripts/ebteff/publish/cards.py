@@ -377,5 +377,6 @@ def render_model_card(run: Run, release: Release, files: Mapping[str, dict]) -> 
         pins=pins,
         model_source_yaml=yaml.safe_dump(model_source, sort_keys=False),
         limits=[model_limits(m, run.catalog_summary) for m in run.models],
+        validations=run.validations,
     )
     return card_text(ModelCard, data, body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,8 @@ class Run:
     correction_metrics: dict | None = None
     best_calibration_file: Path | None = None
     label_calibration_file: Path | None = None
+    #: results of the external validation (:func:`ebteff.external.validate`), one per table
+    validations: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,11 @@ def load_run(
     models: Mapping[str, Mapping[str, str | os.PathLike]],
     correction_metrics: str | os.PathLike | None = None,
     label_calibration: str | os.PathLike | None = None,
+    validations: Sequence[str | os.PathLike] = (),
 ) -> Run:
     """Read a run's summaries. ``models`` maps a name to the paths of its ``model``,
-    ``metadata``, ``calibration``, ``metrics``, ``calibration_report`` and ``feature_counts``."""
+    ``metadata``, ``calibration``, ``metrics``, ``calibration_report`` and ``feature_counts``;
+    ``validations``: the JSON of each external validation table."""
     runs = []
     for name, paths in models.items():
         runs.append(
@@ -133,4 +137,5 @@ def load_run(
         correction_metrics=read_json(correction_metrics) if correction_metrics else None,
         best_calibration_file=Path(best_calibration),
         label_calibration_file=Path(label_calibration) if label_calibration else None,
+        validations=tuple(read_json(p) for p in validations),
     )

@@ -5,8 +5,8 @@
 1. the photometry table, with exactly the upstream columns, dtypes and -999.0 sentinels
    (:data:`ebteff.schema.COLUMNS`), sorted by ``source_id``;
 2. the truth (true Teff of both components, blended Teff ``teff_blend`` as defined below, logg,
-   [M/H], A0, distance, radii, masses, ``light_ratio`` = F2/F1 in unreddened G, ``giant``), which
-   models never read;
+   [M/H], A0, distance, radii, masses, ``light_ratio`` = F2/F1 in unreddened G, ``giant``, and
+   ``a0_gspphot``, the A0 the label was read with), which models never read;
 3. a spectroscopic-quality reference sample (``teff_ref``, ``teff_ref_err``) for fitting the
    hot-star correction.
 
@@ -16,7 +16,12 @@ places it in a dusty Galactic disc, selects what Gaia, Pan-STARRS1 and 2MASS wou
 and makes GSP-Phot-like labels. Every random number comes from ``np.random.default_rng([seed,
 block])``, so the same (n_stars, seed, block_size) gives byte-identical files.
 
-The GSP-Phot-like label ``teff_gaia`` (exact law, for tests of the correction):
+Observation has two laws (``sky``). "synthesis": survey coverages follow from the surveys' limits
+and footprints alone, the labels from :mod:`ebteff.sim.labels` (Andrae et al. 2023), and
+``teff_blend`` is the Teff of the combined light, (sum R^2 T^4 / sum R^2)^(1/4). "legacy" (the
+knobs tuned for the legacy population, below):
+
+The legacy GSP-Phot-like label ``teff_gaia`` (exact law, for tests of the correction):
 
 1. T_blend = (F1 T1 + F2 T2) / (F1 + F2), F = each component's unreddened G-band flux.
 2. The Teff-A0 degeneracy (Andrae et al. 2023, A&A 674, A27): GSP-Phot's A0 is off by
@@ -54,7 +59,6 @@ within 10%; DESIGN.md).
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import math
 import os
@@ -66,7 +70,17 @@ from scipy import special
 
 from ..io import atomic_output
 from ..schema import COLUMNS, COVERAGE_COLUMNS, OPTIONAL_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
-from . import population, stellar
+from . import labels, population, stellar
+from .labels import (  # noqa: F401  (the label law's helpers, also used from here)
+    GAMMA_EXTINCTION,
+    HOT_BIAS_A,
+    HOT_BIAS_T0,
+    LABEL_TEFF_RANGE,
+    degeneracy_table,
+    degenerate_teff,
+    hot_bias_correction,
+    hot_bias_inverse,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,37 +173,26 @@ PS1_KRON_OFFSET, PS1_KRON_NOISE = -0.01, 1.5
 #: the detection limit sits 0.23 mag brighter than the SNR-7 figure.
 TMASS_10SIGMA = {"j": 15.8, "h": 15.1, "k": 14.3}
 TMASS_DETECTION_OFFSET = 0.157
+#: The synthesis sky uses the PSC's own criterion without an offset: SNR >= 7 in a band is
+#: 2.5 log10(10/7) = 0.387 mag fainter than its 10-sigma limit (background-limited).
+TMASS_SNR7_OFFSET = 2.5 * math.log10(10.0 / 7.0)
 TMASS_SOFTNESS = 0.15
 
-# --- GSP-Phot-like labels (law in the module docstring)
+# --- GSP-Phot-like labels (law in the module docstring; shared constants in ebteff.sim.labels)
 
-HOT_BIAS_T0 = 10_000.0
-#: Curvature of the hot-star bias (per K): a label L > 10,000 K stands for L + a (L - 10000)^2.
-#: 2e-5 makes a 20,000 K star read ~18,500 K, a 30,000 K star ~25,300 K and a 50,000 K star
-#: ~36,000 K (with a = 1e-4 every hot label would stay below ~26,000 K, far from DESIGN's mean).
-HOT_BIAS_A = 2.0e-5
-#: Largest d ln(Teff) per mag of A0 error along the degeneracy (label law, step 2): its value
-#: for a 5,200-5,800 K dwarf, E(BP-RP)/A0 ~ 0.45-0.47 over |d(BP-RP)/d ln Teff| ~ 1.8-2.0 (grid).
-#: Hotter than ~5,000 K the colour-Teff relation flattens and a pure colour slide would turn
-#: every reddened A/B star into a K-type label, yet the real GSP-Phot labels 9% of these binaries
-#: hotter than 10,000 K (DESIGN.md): their BP/RP spectra (Balmer jump and lines) constrain Teff
-#: beyond the colour, so the slide is held at the solar-type rate there.
-GAMMA_EXTINCTION = 0.22
-#: Fraction of the true A0 that GSP-Phot misses. Its Teff-A0 degeneracy (Andrae et al. 2023;
-#: Teff and A0 maps of DR3 follow the extinction, Gaia DR3 documentation Sect. 14.3.7) makes
-#: reddened stars read too cool; a real model trained on Gaia colours reaches 68.5% within 10%
-#: of these labels (DESIGN.md), which requires the labels to follow the *observed* (reddened)
-#: colour closely. Tuned (0.85): at 0.10 the labels ignored the reddening (median A0 ~1.1 mag)
-#: and the same model reached only 30% within 10%.
+#: Fraction of the true A0 that GSP-Phot misses (legacy sky only). Its Teff-A0 degeneracy
+#: (Andrae et al. 2023; Teff and A0 maps of DR3 follow the extinction, Gaia DR3 documentation
+#: Sect. 14.3.7) makes reddened stars read too cool; a real model trained on Gaia colours
+#: reaches 68.5% within 10% of these labels (DESIGN.md), which requires the labels to follow
+#: the *observed* (reddened) colour closely. Tuned (0.85): at 0.10 the labels ignored the
+#: reddening (median A0 ~1.1 mag) and the same model reached only 30% within 10%. The synthesis
+#: sky uses the A0 errors Andrae et al. publish instead (ebteff.sim.labels).
 BETA_EXTINCTION = 0.85
-#: Label noise in ln Teff, s = LABEL_NOISE[0] + LABEL_NOISE[1] 10^(0.4 (G - 19)): a few per cent,
-#: as GSP-Phot against spectroscopic Teff (Andrae et al. 2023). The floor is tuned (0.045) so the
-#: recommended model reaches ~68% within 10% on 200,000 simulated stars, as on the real data.
+#: Label noise in ln Teff, s = LABEL_NOISE[0] + LABEL_NOISE[1] 10^(0.4 (G - 19)) (legacy sky
+#: only): a few per cent, as GSP-Phot against spectroscopic Teff (Andrae et al. 2023). The
+#: floor is tuned (0.045) so the recommended model reaches ~68% within 10% on 200,000
+#: simulated stars, as on the real data.
 LABEL_NOISE = (0.045, 0.03)
-LABEL_TEFF_RANGE = (2500.0, 50000.0)
-#: Nodes of the degeneracy table (K): wider than the label range, so a slide is never clamped.
-DEGENERACY_TEFF_RANGE = (1500.0, 80000.0)
-DEGENERACY_NODES = 600
 
 # --- Reference sample
 
@@ -229,6 +232,7 @@ TRUTH_COLUMNS = (
     "mass1",
     "mass2",
     "giant",
+    "a0_gspphot",
     "period",
     "ebv_sandf",
     "component",
@@ -257,61 +261,6 @@ def galactic_to_icrs(l_deg, b_deg) -> tuple[np.ndarray, np.ndarray]:
     ra = np.degrees(np.arctan2(y, x)) % 360.0
     dec = np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))
     return ra, dec
-
-
-def hot_bias_inverse(teff) -> np.ndarray:
-    """The label a hot star gets: B^-1(T), B(T) = T + a (T - T0)^2 above T0 (identity below)."""
-    t = np.asarray(teff, dtype=float)
-    excess = np.maximum(t - HOT_BIAS_T0, 0.0)
-    shrunk = (np.sqrt(1.0 + 4.0 * HOT_BIAS_A * excess) - 1.0) / (2.0 * HOT_BIAS_A)
-    return np.where(t > HOT_BIAS_T0, HOT_BIAS_T0 + shrunk, t)
-
-
-def hot_bias_correction(teff_label) -> np.ndarray:
-    """The exact inverse of the label bias, B(T): what a perfect correction polynomial gives."""
-    t = np.asarray(teff_label, dtype=float)
-    return np.where(t > HOT_BIAS_T0, t + HOT_BIAS_A * (t - HOT_BIAS_T0) ** 2, t)
-
-
-@functools.lru_cache(maxsize=4)
-def _degeneracy_nodes(grid: stellar.KuruczGrid, gamma_max: float):
-    ln_t = np.linspace(*np.log(DEGENERACY_TEFF_RANGE), DEGENERACY_NODES)
-    teff = np.exp(ln_t)
-    mass, radius = stellar.dwarf_sequence(teff)
-    logg = stellar.logg_from_mass_radius(mass, radius)
-    surface = grid.surface_magnitudes(teff, logg, 0.0)
-    reddening = grid.extinction(teff, logg, 0.0, 1.0)
-    slope = np.abs(np.gradient(surface[:, 1] - surface[:, 2], ln_t))
-    k = reddening[:, 1] - reddening[:, 2]
-    gamma = np.minimum(k / np.maximum(slope, 1e-9), gamma_max)
-    inv = 1.0 / gamma
-    u = np.concatenate([[0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(ln_t))])
-    for array in (ln_t, u, gamma):
-        array.setflags(write=False)
-    return ln_t, u, gamma
-
-
-def degeneracy_table(grid: stellar.KuruczGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes (ln Teff, u, Gamma) of the Teff-A0 degeneracy of a mean dwarf (label law, step 2).
-
-    Gamma(T) = min(E(BP-RP)/A0 / |d(BP-RP)_0 / d ln T|, GAMMA_EXTINCTION) from the grid
-    (extinction at A0 = 1, [Fe/H] 0, logg of the dwarf sequence) and u = integral of
-    d ln T / Gamma, increasing with Teff. Cached per grid and GAMMA_EXTINCTION.
-    """
-    return _degeneracy_nodes(grid, float(GAMMA_EXTINCTION))
-
-
-def degenerate_teff(teff, d_a0, grid: stellar.KuruczGrid) -> np.ndarray:
-    """The Teff read when A0 is misjudged by ``d_a0`` mag: u(T_deg) = u(teff) + d_a0.
-
-    Beyond the table's ends the end rates continue (exponential in d_a0).
-    """
-    ln_t, u, gamma = degeneracy_table(grid)
-    target = np.interp(np.log(np.asarray(teff, dtype=float)), ln_t, u) + d_a0
-    out = np.interp(target, u, ln_t)
-    out = np.where(target < u[0], ln_t[0] + gamma[0] * (target - u[0]), out)
-    out = np.where(target > u[-1], ln_t[-1] + gamma[-1] * (target - u[-1]), out)
-    return np.exp(out)
 
 
 def _logistic(x) -> np.ndarray:
@@ -528,11 +477,19 @@ def _sentinel(values, present) -> np.ndarray:
     return np.where(present, values, SENTINEL)
 
 
-def _observe(rng, stars: dict, grid) -> tuple[dict, dict, np.ndarray]:
+def _observe(rng, stars: dict, grid, sky: str = "legacy") -> tuple[dict, dict, np.ndarray]:
     """Noisy photometry, survey coverage and labels of accepted stars.
+
+    ``sky``: "legacy" keeps the tuned knobs of the legacy population (BETA_EXTINCTION,
+    LABEL_NOISE, GSPPHOT_COMPLETENESS, PS1_CROWDING, TMASS_DETECTION_OFFSET); "synthesis" has
+    coverages follow from the survey limits alone and labels from :mod:`ebteff.sim.labels`,
+    with the truth's ``teff_blend`` the Teff of the combined light.
 
     Returns (photometry columns without source_id, truth columns without source_id, teff_blend).
     """
+    if sky not in ("legacy", "synthesis"):
+        raise ValueError(f"sky must be 'legacy' or 'synthesis', got {sky!r}")
+    synthesis = sky == "synthesis"
     n = stars["G"].size
     d, a0, feh = stars["distance"], stars["a0"], stars["feh"]
     dist_mod = 5.0 * np.log10(d / 10.0)
@@ -543,7 +500,10 @@ def _observe(rng, stars: dict, grid) -> tuple[dict, dict, np.ndarray]:
     g_true = stars["G"]
     sig_plx = parallax_sigma(g_true)
     parallax = 1000.0 / d + rng.normal(0.0, 1.0, n) * sig_plx
-    sig_v = np.where(stars["young"], VELOCITY_DISPERSION[1], VELOCITY_DISPERSION[0])
+    if synthesis and "sigma_v" in stars:
+        sig_v = stars["sigma_v"]
+    else:
+        sig_v = np.where(stars["young"], VELOCITY_DISPERSION[1], VELOCITY_DISPERSION[0])
     pm_scale = 1.0 / (KM_S_PER_MAS_YR_KPC * d / 1000.0)
     # pygaia DR3 scalings of proper-motion to parallax uncertainty (alpha* 1.03, delta 0.89).
     pmra = rng.normal(0.0, 1.0, n) * sig_v * pm_scale + rng.normal(0.0, 1.0, n) * 1.03 * sig_plx
@@ -575,7 +535,7 @@ def _observe(rng, stars: dict, grid) -> tuple[dict, dict, np.ndarray]:
     # 2MASS: in the PSC when detected at SNR >= 7 in at least one band; all three or none.
     p_det = np.zeros(n)
     for band, m10 in TMASS_10SIGMA.items():
-        limit = m10 + TMASS_DETECTION_OFFSET
+        limit = m10 + (TMASS_SNR7_OFFSET if synthesis else TMASS_DETECTION_OFFSET)
         p_det = np.maximum(p_det, _logistic((limit - true[band]) / TMASS_SOFTNESS))
     in_2mass = rng.random(n) < p_det
     tm = {}
@@ -599,7 +559,7 @@ def _observe(rng, stars: dict, grid) -> tuple[dict, dict, np.ndarray]:
         return bright * faint
 
     crowd_f, crowd_b0 = PS1_CROWDING
-    crowding = 1.0 - crowd_f * np.exp(-np.abs(stars["b"]) / crowd_b0)
+    crowding = 1.0 if synthesis else 1.0 - crowd_f * np.exp(-np.abs(stars["b"]) / crowd_b0)
     in_ps1 = (dec > PS1_DEC_MIN) & (rng.random(n) < ps1_window("r", true["ps_r"]) * crowding)
     psf, present = {}, {}
     for band in stellar.A_PS1:
@@ -615,24 +575,14 @@ def _observe(rng, stars: dict, grid) -> tuple[dict, dict, np.ndarray]:
         both = present[a] & present[b]
         cols[f"ps_{a}_{b}"] = _sentinel(np.round(psf[a] - psf[b], 4), both)
 
-    # GSP-Phot-like labels of the blend (law in the module docstring).
+    # GSP-Phot-like labels of the blend.
+    if synthesis:
+        label_cols, teff_blend, a0_fit = _synthesis_labels(rng, stars, gaia, grid)
+    else:
+        label_cols, teff_blend, a0_fit = _legacy_labels(rng, stars, gaia, grid)
+    cols.update(label_cols)
     flux1 = 10.0 ** (-0.4 * stars["abs1"][:, 0])
     flux2 = 10.0 ** (-0.4 * stars["abs2"][:, 0])
-    w1 = flux1 / (flux1 + flux2)
-    teff_blend = w1 * stars["teff1"] + (1.0 - w1) * stars["teff2"]
-    logg_blend = w1 * stars["logg1"] + (1.0 - w1) * stars["logg2"]
-    d_a0 = rng.normal(-BETA_EXTINCTION * a0, 0.1 + 0.05 * a0)
-    noise = LABEL_NOISE[0] + LABEL_NOISE[1] * 10.0 ** (0.4 * (g_true - GSPPHOT_G_LIMIT))
-    t_app = degenerate_teff(teff_blend, d_a0, grid) * np.exp(noise * rng.normal(0.0, 1.0, n))
-    teff_label = np.clip(hot_bias_inverse(t_app), *LABEL_TEFF_RANGE)
-    logg_label = np.clip(logg_blend + rng.normal(0.0, 0.2, n), 0.0, 5.5)
-    mh_label = np.clip(feh - 0.2 + rng.normal(0.0, 0.3, n), -4.0, 0.8)
-    has_teff = (gaia["G"] < GSPPHOT_G_LIMIT) & (rng.random(n) < GSPPHOT_COMPLETENESS)
-    has_logg = has_teff & (rng.random(n) < _logistic((LOGG_G50 - gaia["G"]) / LABEL_WIDTH))
-    has_mh = has_teff & (rng.random(n) < _logistic((MH_G50 - gaia["G"]) / LABEL_WIDTH))
-    cols["teff_gaia"] = _sentinel(np.round(teff_label, 1), has_teff)
-    cols["logg_gaia"] = _sentinel(np.round(logg_label, 4), has_logg)
-    cols["mh_gaia"] = _sentinel(np.round(mh_label, 4), has_mh)
 
     truth = {
         "teff1": stars["teff1"],
@@ -649,8 +599,57 @@ def _observe(rng, stars: dict, grid) -> tuple[dict, dict, np.ndarray]:
         "mass1": stars["mass1"],
         "mass2": stars["mass2"],
         "giant": stars["giant"],
+        "a0_gspphot": a0_fit,
     }
     return cols, truth, teff_blend
+
+
+def _legacy_labels(rng, stars: dict, gaia: dict, grid) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Labels of the legacy sky (law in the module docstring), its G-flux-weighted Teff and the
+    A0 the labels were read with."""
+    n = gaia["G"].size
+    a0, feh, g_true = stars["a0"], stars["feh"], stars["G"]
+    flux1 = 10.0 ** (-0.4 * stars["abs1"][:, 0])
+    flux2 = 10.0 ** (-0.4 * stars["abs2"][:, 0])
+    w1 = flux1 / (flux1 + flux2)
+    teff_blend = w1 * stars["teff1"] + (1.0 - w1) * stars["teff2"]
+    logg_blend = w1 * stars["logg1"] + (1.0 - w1) * stars["logg2"]
+    d_a0 = rng.normal(-BETA_EXTINCTION * a0, 0.1 + 0.05 * a0)
+    noise = LABEL_NOISE[0] + LABEL_NOISE[1] * 10.0 ** (0.4 * (g_true - GSPPHOT_G_LIMIT))
+    t_app = degenerate_teff(teff_blend, d_a0, grid) * np.exp(noise * rng.normal(0.0, 1.0, n))
+    teff_label = np.clip(hot_bias_inverse(t_app), *LABEL_TEFF_RANGE)
+    logg_label = np.clip(logg_blend + rng.normal(0.0, 0.2, n), 0.0, 5.5)
+    mh_label = np.clip(feh - 0.2 + rng.normal(0.0, 0.3, n), -4.0, 0.8)
+    has_teff = (gaia["G"] < GSPPHOT_G_LIMIT) & (rng.random(n) < GSPPHOT_COMPLETENESS)
+    has_logg = has_teff & (rng.random(n) < _logistic((LOGG_G50 - gaia["G"]) / LABEL_WIDTH))
+    has_mh = has_teff & (rng.random(n) < _logistic((MH_G50 - gaia["G"]) / LABEL_WIDTH))
+    cols = {
+        "teff_gaia": _sentinel(np.round(teff_label, 1), has_teff),
+        "logg_gaia": _sentinel(np.round(logg_label, 4), has_logg),
+        "mh_gaia": _sentinel(np.round(mh_label, 4), has_mh),
+    }
+    return cols, teff_blend, a0 + d_a0
+
+
+def _synthesis_labels(rng, stars: dict, gaia: dict, grid) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Labels of the synthesis sky (:mod:`ebteff.sim.labels`), the combined-light Teff and
+    GSP-Phot's A0."""
+    t1, t2, r1, r2 = stars["teff1"], stars["teff2"], stars["radius1"], stars["radius2"]
+    teff_blend = labels.combined_light_teff(t1, t2, r1, r2)
+    sigma_colour = np.hypot(gaia_sigma("BP", stars["BP"]), gaia_sigma("RP", stars["RP"]))
+    fit = labels.gspphot_teff(
+        rng, t1, stars["abs1"], stars["abs2"], stars["a0"], sigma_colour, grid
+    )
+    logg_blend = labels.light_weighted_logg(stars["logg1"], stars["logg2"], t1, t2, r1, r2)
+    logg = labels.gspphot_logg(rng, logg_blend)
+    mh = labels.gspphot_mh(rng, stars["feh"])
+    has = labels.label_presence(rng, gaia["G"])
+    cols = {
+        "teff_gaia": _sentinel(np.round(fit["teff"], 1), has["teff"]),
+        "logg_gaia": _sentinel(np.round(logg, 4), has["logg"]),
+        "mh_gaia": _sentinel(np.round(mh, 4), has["mh"]),
+    }
+    return cols, teff_blend, fit["a0_fit"]
 
 
 def _reference_sample(rng, teff_label, has_label, teff_blend, fraction):
@@ -726,7 +725,7 @@ def simulate_block(
     else:
         stars = _draw_accepted(rng, n, grid)
         _legacy_extras(np.random.default_rng([seed, block, 1]), stars)
-    cols, truth, teff_blend = _observe(rng, stars, grid)
+    cols, truth, teff_blend = _observe(rng, stars, grid, sky=sky)
     # Gaia EB parameters and the full-column reddening (schema.OPTIONAL_COLUMNS).
     cols["ebv_sandf"] = np.round(stars["ebv_sandf"], 5)
     cols["frequency"] = np.round(stars["frequency"], 8)
