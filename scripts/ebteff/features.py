@@ -74,7 +74,9 @@ def check_features(spec: ModelSpec, schema_names) -> None:
     if unknown:
         raise FeatureError(
             f"model {spec.name} names unknown feature(s) {', '.join(unknown)}: not a column of "
-            f"the photometry and not derivable (derivable: {', '.join(sorted(DERIVED_COLOURS))})"
+            f"the photometry and not derivable (derivable: {', '.join(sorted(DERIVED_COLOURS))}); "
+            f"add the column to the table or remove the model {spec.name} from `models:` "
+            "in the config"
         )
 
 

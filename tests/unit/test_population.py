@@ -40,6 +40,24 @@ def test_kroupa_slope_above_half_a_solar_mass():
     assert np.all(population.kroupa_weight(np.geomspace(lo, hi, 50)) <= 1.0)
 
 
+def test_tilted_proposals_are_the_imf_times_the_tilt():
+    """draw_tilted_imf against its definition: above HIGH_MASS_PIVOT the tilted density is
+    M^-2.3 M^1.3 = M^-1 (log-uniform: ln M uniform on [ln 2, ln 150], mean 3.20, sd 1.25;
+    ~1e5 draws there: standard error 0.004), and between 0.5 and 1 M_sun M^-0.3 (the counts
+    in [0.5, 0.7) and [0.7, 1) have the ratio of the integrals)."""
+    rng = np.random.default_rng(6)
+    mass = population.draw_tilted_imf(rng, 1_000_000)
+    lo, hi = population.HIGH_MASS_PIVOT, population.IMF_MASS_RANGE[1]
+    high = np.log(mass[mass >= lo])
+    mean, sd = 0.5 * (math.log(lo) + math.log(hi)), (math.log(hi) - math.log(lo)) / math.sqrt(12)
+    assert abs(high.mean() - mean) < 5 * sd / math.sqrt(high.size)
+    assert np.unique(mass).size == mass.size
+    n1 = np.sum((mass >= 0.5) & (mass < 0.7))
+    n2 = np.sum((mass >= 0.7) & (mass < 1.0))
+    ratio = (0.7**0.7 - 0.5**0.7) / (1.0**0.7 - 0.7**0.7)
+    assert abs(n1 / n2 - ratio) < 5 * (n1 / n2) * math.sqrt(1 / n1 + 1 / n2)
+
+
 def test_the_sun_and_a_red_giant():
     """The Sun at 4.57 Gyr within 4% of L = R = 1; a 1 M_sun star at 11.9 Gyr on the giant
     branch; the red-giant-branch lifetime of 1 M_sun of order 0.5-1 Gyr; stars past core-helium
@@ -81,6 +99,26 @@ def test_eclipse_weight_is_the_integral_over_the_period_distribution():
     assert abs(logp.mean() - expected) < 0.01
     # Short periods dominate: the median eclipsing period is below 10 days.
     assert np.median(10.0**logp) < 10.0
+
+
+def test_massive_primaries_follow_sana():
+    """The massive-star law: W / f_bin against Monte Carlo over f(log P) ~ (log P)^-0.55 on
+    0.15-3.5 (drawn by inverse CDF: x = (x0^0.45 + u (x1^0.45 - x0^0.45))^(1/0.45)); the drawn
+    eclipsing periods lie beyond contact and are far shorter than the solar-type ones."""
+    rng = np.random.default_rng(4)
+    radius_sum, mass = 9.0, 15.0
+    x0, x1 = population.MASSIVE_LOG_PERIOD_RANGE
+    k = population.MASSIVE_LOG_PERIOD_SLOPE + 1.0
+    x = (x0**k + rng.random(4_000_000) * (x1**k - x0**k)) ** (1.0 / k)
+    a = population.KEPLER_RSUN * mass ** (1 / 3) * (10.0**x) ** (2 / 3)
+    p = np.where(a > radius_sum, radius_sum / a, 0.0)
+    w = population.massive_eclipse_weight(np.array([radius_sum]), np.array([mass]))[0]
+    assert abs(p.mean() - w) < 5 * p.std() / math.sqrt(p.size) + 1e-4 * w
+    _, x_min, mu_eb = population.eclipse_weight(np.array([radius_sum]), np.array([mass]))
+    drawn = population.draw_massive_log_period(rng, np.full(100_000, x_min[0]))
+    assert drawn.min() >= x_min[0] - 1e-9
+    assert abs(drawn.mean() - np.sum(p * x) / p.sum()) < 0.01
+    assert population.close_fraction(np.array([1.0, 16.0, 40.0])).tolist() == [0.0, 1.0, 1.0]
 
 
 def test_kepler_and_detection():
@@ -159,18 +197,20 @@ def test_disc_positions_follow_the_density():
 
 def _run(directory, n, seed, block_size=2_000, sky="synthesis"):
     paths = [directory / f"{name}.parquet" for name in ("photometry", "truth", "reference")]
-    simulate.simulate_catalogue(n, seed, *paths, block_size=block_size, sky=sky)
-    return paths
+    stats = simulate.simulate_catalogue(n, seed, *paths, block_size=block_size, sky=sky)
+    return paths if directory.name != "with_stats" else (paths, stats)
 
 
 @pytest.fixture(scope="module")
 def synthesis(tmp_path_factory):
-    paths = _run(tmp_path_factory.mktemp("synthesis"), 6_000, 11)
-    return [pl.read_parquet(p) for p in paths], paths
+    directory = tmp_path_factory.mktemp("synthesis") / "with_stats"
+    directory.mkdir()
+    paths, stats = _run(directory, 6_000, 11)
+    return [pl.read_parquet(p) for p in paths], paths, stats
 
 
 def test_synthesis_is_deterministic(synthesis, tmp_path):
-    _, paths = synthesis
+    _, paths, _ = synthesis
     again = _run(tmp_path, 6_000, 11)
     for a, b in zip(paths, again, strict=True):
         assert sha256sum(a) == sha256sum(b)
@@ -180,7 +220,11 @@ def test_synthesis_is_deterministic(synthesis, tmp_path):
 
 
 def test_synthesis_table_and_truth(synthesis):
-    (photometry, truth, _), _ = synthesis
+    (photometry, truth, _), _, stats = synthesis
+    # The A0 percentiles the simulator reports are those of the truth.
+    a0 = truth["a0"].to_numpy()
+    assert stats["a0_percentiles"]["all"] == pytest.approx(np.percentile(a0, [10, 50, 90]))
+    assert len(stats["a0_percentiles"]["labelled"]) == 3
     assert photometry.schema == pl.Schema({**COLUMNS, **OPTIONAL_COLUMNS})
     assert photometry.height == truth.height == 6_000
     assert photometry.null_count().sum_horizontal().item() == 0

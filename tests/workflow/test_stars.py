@@ -38,8 +38,10 @@ def ran(proc: subprocess.CompletedProcess) -> set[str]:
 
 
 def user_table(workdir: Path) -> pl.DataFrame:
-    """1,000 stars of the run as an archive query returns them, then three hopeless rows."""
-    stars = archive_table(pl.read_parquet(workdir / PHOTOMETRY).head(N_STARS))
+    """1,000 stars of the run as an archive query returns them, with the SFD reddening
+    ``ebv_sandf`` the user added (an extra column a model may use), then three hopeless rows."""
+    photometry = pl.read_parquet(workdir / PHOTOMETRY).head(N_STARS)
+    stars = archive_table(photometry).with_columns(photometry["ebv_sandf"])
     hopeless = pl.DataFrame(
         {"source_id": HOPELESS, "phot_g_mean_mag": [15.0, float("nan"), None]},
         schema_overrides={"phot_g_mean_mag": pl.Float64},
@@ -81,7 +83,7 @@ def test_stars_predicts_every_row_with_the_catalogues_values(trained, stars_runs
     stars = got.head(N_STARS)
     assert stars.columns[: len(cat.columns)] == cat.columns
     # the models whose features a Gaia-only table has: exactly the catalogue's values
-    for m in (MODELS[0], MODELS[2]):
+    for m in (MODELS[0], MODELS[2], MODELS[3]):
         for col in (f"teff_{m}", *(f"teff_{m}_{p}" for p in PERCENTILES), f"teff_{m}_err"):
             assert stars[col].equals(cat[col], null_equal=True), col
     assert stars[f"teff_{MODELS[1]}"].is_null().all()  # a 2MASS model has nothing to go on
@@ -123,7 +125,8 @@ def test_rows_no_model_can_predict_are_flagged_x_with_the_reason(trained, stars_
     assert reason[0] == (
         f"no GSP-Phot Teff; {MODELS[0]} lacks bp, rp, bp_rp, g_bp, g_rp; "
         f"{MODELS[1]} lacks bp_rp, j_k, g_j, rp_k, bp_j; "
-        f"{MODELS[2]} lacks bp_rp, g_rp, g_bp, bp_g, rp_g, bp, rp"
+        f"{MODELS[2]} lacks bp_rp, g_rp, g_bp, bp_g, rp_g, bp, rp; "
+        f"{MODELS[3]} lacks bp, rp, bp_rp, g_bp, g_rp, ebv_sandf"
     )
     assert reason[1].startswith(f"no GSP-Phot Teff; {MODELS[0]} lacks g, bp, rp,")
 

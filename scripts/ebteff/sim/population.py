@@ -34,14 +34,20 @@ included). Sources:
   Table 1: 22% below 0.1 M_sun, 26% at 0.1-0.5, 44% at 0.7-1.3, >=50% at 1.5-5, >=60% at 8-16,
   >=80% above 16 M_sun; interpolated in log M); mass ratio flat, q ~ U(max(0.1, 0.08/M1), 1)
   (Raghavan et al. 2010, ApJS 190, 1; Moe & Di Stefano 2017, ApJS 230, 15); periods log-normal,
-  mean log P[d] 5.03, sigma 2.28 (Raghavan et al. 2010); the secondary is coeval.
+  mean log P[d] 5.03, sigma 2.28 for solar-type primaries (Raghavan et al. 2010); massive
+  primaries have far more close companions (Moe & Di Stefano 2017, their Sect. 9): for O stars
+  f(log P) ~ (log P)^-0.55 on 0.15-3.5 (Sana et al. 2012, Science 337, 444); the share of
+  binaries following the massive-star law rises linearly in log M1 from 0 at 1.5 M_sun to 1 at
+  16 M_sun (approx.: Moe & Di Stefano's close-companion fraction rises over that range); the
+  secondary is coeval.
 - Orbit and eclipse: Kepler's third law a = 4.2084 R_sun (M1 + M2)^(1/3) P[d]^(2/3); random
   orientation, so a pair eclipses with probability (R1 + R2) / a (circular orbits); a > R1 + R2
   (no overflow: contact systems sit at the limit). Weighting the log-normal by this probability
   gives, per primary, the exact eclipse weight W = f_bin r exp(-k mu + k^2 sigma^2 / 2)
   Phi((mu' - x_min) / sigma) with r = (R1 + R2) / (4.2084 M^(1/3)), k = (2/3) ln 10,
   mu' = mu - k sigma^2, x_min = 1.5 log10 r; log P of eclipsing pairs is then N(mu', sigma)
-  truncated below at x_min, so short periods dominate them.
+  truncated below at x_min, so short periods dominate them (the massive-star law is integrated
+  numerically, :func:`massive_eclipse_weight`).
 - Gaia's eclipse detection: with sparse sampling, an eclipse is found when at least two of the
   N = 40 epochs (median number of G-band field-of-view transits in DR3's 34 months, approx.;
   Eyer et al. 2023, A&A 674, A13) fall in eclipse: probability 1 - (1 + lambda) exp(-lambda),
@@ -49,10 +55,11 @@ included). Sources:
   inclinations). Mowlavi et al. (2023, A&A 674, A16) describe the catalogue's bias toward short
   periods that this produces.
 - Gaia selection: G <= 20.5 (the faintest candidates of the DR3 EB catalogue, Mowlavi et al.
-  2023) and a detection completeness falling off at the faint end, logistic with midpoint
-  G = 19.8 and width 0.35 mag, chosen so that the G histogram turns over near G ~ 19.5 as the
-  catalogue's does (Mowlavi et al. 2023, their magnitude distribution; approx.). Brighter than
-  G = 3 nothing is in Gaia's EB catalogue.
+  2023), and an eclipse deeper than DEPTH_SIGMAS = 3 single-epoch G uncertainties (the mean
+  magnitude's uncertainty of Riello et al. 2021, as :func:`ebteff.sim.simulate.gaia_sigma`
+  models it, times sqrt(40)): shallow eclipses (a dwarf beside a giant) are found only when
+  bright, and the catalogue thins out toward its faint end without a completeness curve put in
+  by hand. Brighter than G = 3 nothing is in Gaia's EB catalogue.
 - Truth: the binary's true Teff is that of the combined light, (sum R^2 T^4 / sum R^2)^(1/4)
   (the Teff of one star with the pair's total luminosity and emitting area).
 
@@ -91,6 +98,11 @@ MULTIPLICITY = ((0.08, 0.22), (0.3, 0.26), (1.0, 0.44), (3.0, 0.50), (12.0, 0.60
 Q_MIN = 0.1
 SECONDARY_MIN_MASS = 0.08
 LOG_PERIOD_MEAN, LOG_PERIOD_SIGMA = 5.03, 2.28
+#: Massive primaries: f(log P) ~ (log P)^-0.55 on 0.15 < log P[d] < 3.5 (Sana et al. 2012), and
+#: the primary masses over which the distribution changes from solar-type to massive.
+MASSIVE_LOG_PERIOD_SLOPE = -0.55
+MASSIVE_LOG_PERIOD_RANGE = (0.15, 3.5)
+CLOSE_MASS_RANGE = (1.5, 16.0)
 #: Kepler's third law in solar units: a [R_sun] = KEPLER (M [M_sun])^(1/3) (P [d])^(2/3).
 KEPLER_RSUN = 4.2084
 
@@ -99,7 +111,6 @@ GAIA_EPOCHS = 40
 #: An eclipse is seen when its depth exceeds this many single-epoch uncertainties.
 DEPTH_SIGMAS = 3.0
 G_FAINT, G_BRIGHT = 20.5, 3.0
-EB_COMPLETENESS_G50, EB_COMPLETENESS_WIDTH = 19.8, 0.35
 
 # --- Evolution constants (HPT00 Appendix, zeta = 0; Tout et al. 1996 Tables 1-2, Z = 0.02)
 _TOUT_L = (0.39704170, 8.52762600, 0.00025546, 5.43288900, 5.56357900, 0.78866060, 0.00586685)
@@ -342,26 +353,36 @@ def kroupa_weight(mass) -> np.ndarray:
     return np.where(m < IMF_BREAK, below, above)
 
 
+def proposal_tilt(mass) -> np.ndarray:
+    """Factor by which the proposals' mass distribution departs from the IMF (undone by the
+    weights): fewer low masses (seen only nearby), more high masses (seen far, and rare)."""
+    m = np.asarray(mass, dtype=float)
+    low = np.minimum((m / MASS_PIVOT) ** MASS_TILT, 1.0)
+    high = np.maximum((m / HIGH_MASS_PIVOT) ** HIGH_MASS_TILT, 1.0)
+    return low * high
+
+
 def _tilted_segments():
     """Segments (lo, hi, exponent of dN/dM, relative number) of the tilted IMF."""
     lo, hi = IMF_MASS_RANGE
-    edges = sorted({lo, IMF_BREAK, MASS_PIVOT, hi})
+    edges = sorted({lo, IMF_BREAK, MASS_PIVOT, HIGH_MASS_PIVOT, hi})
     segments = []
     for a, b in zip(edges[:-1], edges[1:], strict=True):
         mid = math.sqrt(a * b)
         slope = -(IMF_SLOPES[0] if mid < IMF_BREAK else IMF_SLOPES[1])
         slope += MASS_TILT if mid < MASS_PIVOT else 0.0
+        slope += HIGH_MASS_TILT if mid > HIGH_MASS_PIVOT else 0.0
         # Amplitude: kroupa_weight(M) / M is dN/dM up to a constant; times the tilt.
-        amp = float(kroupa_weight(np.array([a]))[0] / a * min((a / MASS_PIVOT) ** MASS_TILT, 1.0))
+        amp = float(kroupa_weight(np.array([a]))[0] / a * proposal_tilt(np.array([a]))[0])
         amp /= a**slope
         k = slope + 1.0
-        number = amp * (b**k - a**k) / k if k != 0 else amp * math.log(b / a)
+        number = amp * (b**k - a**k) / k if abs(k) > 1e-9 else amp * math.log(b / a)
         segments.append((a, b, slope, number))
     return segments
 
 
 def draw_tilted_imf(rng, n) -> np.ndarray:
-    """Masses from dN/dM ~ Kroupa(M) min((M / MASS_PIVOT)^MASS_TILT, 1), by inverse CDF."""
+    """Masses from dN/dM ~ Kroupa(M) proposal_tilt(M), by inverse CDF."""
     segments = _tilted_segments()
     numbers = np.array([s[3] for s in segments])
     which = rng.choice(len(segments), size=n, p=numbers / numbers.sum())
@@ -370,7 +391,7 @@ def draw_tilted_imf(rng, n) -> np.ndarray:
     for i, (a, b, slope, _) in enumerate(segments):
         sel = which == i
         k = slope + 1.0
-        if k == 0:
+        if abs(k) <= 1e-9:
             out[sel] = a * (b / a) ** u[sel]
         else:
             out[sel] = (a**k + u[sel] * (b**k - a**k)) ** (1.0 / k)
@@ -404,6 +425,46 @@ def draw_log_period(rng, x_min, mu_eb) -> np.ndarray:
     tail = special.ndtr((mu_eb - x_min) / sigma)
     u = rng.random(np.shape(x_min))
     return mu_eb - sigma * special.ndtri(u * tail)
+
+
+def close_fraction(mass) -> np.ndarray:
+    """Share of a primary's binaries that follow the massive-star period distribution:
+    0 below 1.5 M_sun, 1 above 16 M_sun, linear in log M between (module docstring)."""
+    lo, hi = CLOSE_MASS_RANGE
+    return np.clip(np.log(np.asarray(mass, dtype=float) / lo) / math.log(hi / lo), 0.0, 1.0)
+
+
+@functools.lru_cache(maxsize=1)
+def _massive_table():
+    """Nodes x = log10 P and F(x) = integral from x to the top of f(x') 10^(-2x'/3) dx',
+    f the normalised Sana et al. (2012) distribution f ~ x^-0.55."""
+    lo, hi = MASSIVE_LOG_PERIOD_RANGE
+    x = np.linspace(lo, hi, 4001)
+    f = x**MASSIVE_LOG_PERIOD_SLOPE
+    f /= np.sum(0.5 * (f[1:] + f[:-1]) * np.diff(x))
+    integrand = f * 10.0 ** (-2.0 * x / 3.0)
+    steps = 0.5 * (integrand[1:] + integrand[:-1]) * np.diff(x)
+    tail = np.concatenate([np.cumsum(steps[::-1])[::-1], [0.0]])
+    for array in (x, tail):
+        array.setflags(write=False)
+    return x, tail
+
+
+def massive_eclipse_weight(radius_sum, total_mass) -> np.ndarray:
+    """W / f_bin for the massive-star period distribution: r F(max(x_min, x_lo))."""
+    x, tail = _massive_table()
+    r = radius_sum / (KEPLER_RSUN * np.cbrt(total_mass))
+    x_min = 1.5 * np.log10(r)
+    return r * np.interp(x_min, x, tail, left=tail[0], right=0.0)
+
+
+def draw_massive_log_period(rng, x_min) -> np.ndarray:
+    """log10 P of eclipsing pairs under the massive-star distribution, truncated at x_min."""
+    x, tail = _massive_table()
+    top = np.interp(x_min, x, tail, left=tail[0], right=0.0)
+    target = top * (1.0 - rng.random(np.shape(x_min)))
+    # tail decreases with x: interpolate x against the reversed arrays.
+    return np.interp(target, tail[::-1], x[::-1])
 
 
 def detection_probability(radius_sum, separation) -> np.ndarray:
@@ -441,10 +502,6 @@ def depth_limit(depth) -> np.ndarray:
     return np.where(excess > 0, limit, -np.inf)
 
 
-def _logistic(x):
-    return special.expit(x)
-
-
 def combined_teff(teff1, teff2, radius1, radius2) -> np.ndarray:
     """Teff of the combined light: (sum R^2 T^4 / sum R^2)^(1/4)."""
     r1, r2 = radius1**2, radius2**2
@@ -475,6 +532,8 @@ def _take(stars: dict, mask) -> dict:
 COMPONENT_PROPOSAL = (0.7, 0.15, 0.15)
 #: Proposals below MASS_PIVOT (M_sun) are thinned by (M / MASS_PIVOT)^MASS_TILT.
 MASS_PIVOT, MASS_TILT = 1.0, 2.0
+#: ... and above HIGH_MASS_PIVOT raised by (M / HIGH_MASS_PIVOT)^HIGH_MASS_TILT.
+HIGH_MASS_PIVOT, HIGH_MASS_TILT = 2.0, 1.3
 #: Share of proposals whose age is drawn within the primary's post-main-sequence window.
 POST_MS_PROPOSAL = 0.5
 #: Bulge stars closer than this to the Sun (< 0.3% of the bulge's mass) are not proposed.
@@ -488,11 +547,12 @@ COPY_UNIT = 0.001
 
 def _post_ms_window(k, lo_gyr, hi_gyr):
     """Ages (Gyr) at which a star with these tracks is past its main sequence and still alive,
-    intersected with the star-formation window [lo, hi]; empty windows have width 0."""
+    intersected with the star-formation window [lo, hi]: (start, width, end of life or hi);
+    empty windows have width 0."""
     end = k["t_bgb"] + k["t_gb"] + k["t_he"]
     start = np.maximum(k["t_ms"] / 1000.0, lo_gyr)
     stop = np.minimum(end / 1000.0, hi_gyr)
-    return start, np.maximum(stop - start, 0.0)
+    return start, np.maximum(stop - start, 0.0), stop
 
 
 def _disc_position_weight(d_lim, component):
@@ -516,7 +576,7 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     # Masses from the Kroupa IMF tilted by (M / MASS_PIVOT)^MASS_TILT below the pivot (low
     # masses, which Gaia sees only nearby, are proposed less often; the weight undoes it).
     mass1 = draw_tilted_imf(rng, n)
-    tilt = np.minimum((mass1 / MASS_PIVOT) ** MASS_TILT, 1.0)
+    tilt = proposal_tilt(mass1)
     p_c = np.asarray(COMPONENT_PROPOSAL)
     component = rng.choice(3, size=n, p=p_c).astype(np.int8)
     mass_share = np.asarray(galaxy.COMPONENT_MASS) / np.sum(galaxy.COMPONENT_MASS)
@@ -524,20 +584,27 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     hi_age = np.choose(component, [AGE_RANGE_GYR[c][1] for c in range(3)])
     span = hi_age - lo_age
     tracks1 = track(mass1)
-    start, width = _post_ms_window(tracks1, lo_age, hi_age)
+    # Ages: uniform over the ages at which the primary is alive, or (POST_MS_PROPOSAL of the
+    # time) over those at which it is past its main sequence; the weight restores the history.
+    start, width, alive_end = _post_ms_window(tracks1, lo_age, hi_age)
+    alive_width = np.maximum(alive_end - lo_age, 0.0)
     late = (rng.random(n) < POST_MS_PROPOSAL) & (width > 0)
-    age = np.where(late, start + rng.random(n) * width, lo_age + rng.random(n) * span)
+    age = np.where(late, start + rng.random(n) * width, lo_age + rng.random(n) * alive_width)
     in_window = (age >= start) & (age <= start + width) & (width > 0)
-    q_age = (1.0 - POST_MS_PROPOSAL * (width > 0)) / span + np.where(
+    share_late = POST_MS_PROPOSAL * (width > 0)
+    q_age = (1.0 - share_late) / np.maximum(alive_width, 1e-12) + np.where(
         in_window, POST_MS_PROPOSAL / np.maximum(width, 1e-12), 0.0
     )
-    weight = (mass_share / p_c)[component] / (span * q_age * tilt)
+    weight = np.where(alive_width > 0, (mass_share / p_c)[component] / (span * q_age * tilt), 0.0)
     primary = evolve(mass1, age * 1000.0, tracks1)
     q_lo = np.minimum(np.maximum(Q_MIN, SECONDARY_MIN_MASS / mass1), 1.0)
     mass2 = rng.uniform(q_lo, 1.0) * mass1
     secondary = evolve(mass2, age * 1000.0)
     radius_sum = primary["radius"] + secondary["radius"]
-    w_ecl, x_min, _ = eclipse_weight(radius_sum, mass1 + mass2)
+    w_solar, x_min, _ = eclipse_weight(radius_sum, mass1 + mass2)
+    share = close_fraction(mass1)
+    w_massive = share * massive_eclipse_weight(radius_sum, mass1 + mass2)
+    w_ecl = (1.0 - share) * w_solar + w_massive
     weight = weight * multiplicity(mass1) * w_ecl * (primary["alive"] & secondary["alive"])
     sel = np.flatnonzero(weight > 0)
     stars = {
@@ -552,6 +619,7 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
         "stage1": primary["phase"][sel].astype(np.int8),
         "stage2": secondary["phase"][sel].astype(np.int8),
         "x_min": x_min[sel],
+        "p_massive": (w_massive / np.maximum(w_ecl, 1e-300))[sel],
     }
     weight = weight[sel]
     c = stars["component"]
@@ -580,7 +648,9 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     stars = {k: np.repeat(v, stars["copies"], axis=0) for k, v in stars.items() if k != "copies"}
     m = stars["mass1"].size
     _, _, mu_eb = eclipse_weight(np.ones(1), np.ones(1))
-    period = 10.0 ** draw_log_period(rng, stars["x_min"], mu_eb)
+    solar = draw_log_period(rng, stars["x_min"], mu_eb)
+    massive = draw_massive_log_period(rng, stars["x_min"])
+    period = 10.0 ** np.where(rng.random(m) < stars["p_massive"], massive, solar)
     total = stars["mass1"] + stars["mass2"]
     separation = KEPLER_RSUN * np.cbrt(total) * period ** (2.0 / 3.0)
     radius_sum = stars["radius1"] + stars["radius2"]
@@ -624,14 +694,13 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
         stars["abs1"] + ext1 + dist_mod[:, None], stars["abs2"] + ext2 + dist_mod[:, None]
     )
     g = app[:, 0]
-    found = rng.random(g.size) < _logistic((EB_COMPLETENESS_G50 - g) / EB_COMPLETENESS_WIDTH)
     deep = eclipse_depth(
         stars["abs1"][:, 0], stars["abs2"][:, 0], stars["radius1"], stars["radius2"]
     )
-    found &= deep >= DEPTH_SIGMAS * epoch_sigma(g)
+    found = deep >= DEPTH_SIGMAS * epoch_sigma(g)
     stars.update(a0=a0, G=g, BP=app[:, 1], RP=app[:, 2])
     stars = _take(stars, (g <= G_FAINT) & (g >= G_BRIGHT) & found)
-    for key in ("x_min", "d_lim", "g_lim"):
+    for key in ("x_min", "p_massive", "d_lim", "g_lim"):
         stars.pop(key)
     stars["ebv_sandf"] = galaxy.full_column_ebv(stars["l"], stars["b"])
     stars["frequency"] = 1.0 / stars["period"]

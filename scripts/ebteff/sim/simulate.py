@@ -246,6 +246,8 @@ TRUTH_INTEGERS = ("source_id", "component", "stage1", "stage2")
 #: :mod:`ebteff.sim.population` or the earlier weighted draw of this module.
 SKIES = ("legacy", "synthesis")
 REFERENCE_COLUMNS = ("source_id", "teff_ref", "teff_ref_err")
+#: Percentiles of A0 that the simulator logs and returns (all stars and the labelled ones).
+A0_PERCENTILES = (10, 50, 90)
 
 
 # --- Small pure helpers (tested directly)
@@ -763,7 +765,8 @@ def simulate_catalogue(
     """Simulate ``n_stars`` eclipsing binaries and write photometry, truth and reference Parquet.
 
     Files are streamed block by block (bounded memory) and appear only when complete. Returns
-    ``{"rows", "reference_rows", "coverage": {survey: fraction}, "published_coverage"}``.
+    ``{"rows", "reference_rows", "coverage": {survey: fraction}, "published_coverage",
+    "a0_percentiles": {"all": [p10, p50, p90], "labelled": [...]}}``.
     """
     if int(n_stars) < 1:
         raise ValueError(f"n_stars must be positive, got {n_stars}")
@@ -778,6 +781,8 @@ def simulate_catalogue(
     grid = stellar.load_grid()
     counts: dict[str, int] = {}
     n_reference = 0
+    a0_parts: list[np.ndarray] = []
+    labelled: list[np.ndarray] = []
     kwargs = {"compression": "zstd", "compression_level": 3}
     with contextlib.ExitStack() as stack:
         bar = None
@@ -802,10 +807,25 @@ def simulate_catalogue(
             for key, value in _coverage_counts(photometry).items():
                 counts[key] = counts.get(key, 0) + value
             n_reference += reference["source_id"].size
+            a0_parts.append(np.asarray(truth["a0"]))
+            labelled.append(photometry["teff_gaia"] != SENTINEL)
             log.debug("block %d/%d: %d stars", block + 1, n_blocks, n)
             if bar is not None:
                 bar.update(n)
     coverage = {k: v / n_stars for k, v in counts.items()}
+    a0, has_label = np.concatenate(a0_parts), np.concatenate(labelled)
+    a0_percentiles = {
+        "all": [float(v) for v in np.percentile(a0, A0_PERCENTILES)],
+        "labelled": [float(v) for v in np.percentile(a0[has_label], A0_PERCENTILES)]
+        if has_label.any()
+        else [],
+    }
+    log.info(
+        "A0 percentiles %s: all stars %s, labelled %s",
+        "/".join(str(p) for p in A0_PERCENTILES),
+        "/".join(f"{v:.2f}" for v in a0_percentiles["all"]),
+        "/".join(f"{v:.2f}" for v in a0_percentiles["labelled"]),
+    )
     log.info(
         "wrote %d stars to %s (truth %s, %d reference stars to %s); coverage %s",
         n_stars,
@@ -820,4 +840,5 @@ def simulate_catalogue(
         "reference_rows": n_reference,
         "coverage": coverage,
         "published_coverage": dict(PUBLISHED_COVERAGE),
+        "a0_percentiles": a0_percentiles,
     }
