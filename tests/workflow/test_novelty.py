@@ -18,7 +18,8 @@ from ebteff.schema import SENTINEL
 from helpers.photometry_tables import archive_table, make_table
 from helpers.workflow_runner import load_test_config
 
-MODELS = list(load_test_config()["models"])
+CONFIG_MODELS = load_test_config()["models"]
+MODELS = list(CONFIG_MODELS)
 RUN = "results/tiny"
 
 
@@ -56,12 +57,16 @@ def release(workdir, dest):
 def test_cm_dra_like_star_is_refused_not_given_a_wrong_teff(snakemake_run, tmp_path):
     workdir, _ = snakemake_run
     folder = release(workdir, tmp_path / "release")
-    gaia_models = [m for m in MODELS if "2mass" not in m]
-    # as an archive query gives it, Gaia photometry only: the Gaia models predict it, each
-    # feature inside their training range, so the marginal check alone would let it through
+    # as an archive query gives it, Gaia photometry only: the models of Gaia photometry alone
+    # predict it, each feature inside their training range, so the marginal check alone would
+    # let it through
     row = predict_table(cm_dra_like(tmass=False), folder).row(0, named=True)
     phot = {"g": 11.5, "bp": 13.2, "rp": 10.3, "bp_rp": 2.9, "g_bp": -1.7, "g_rp": 1.2}
     phot |= {"bp_g": 1.7, "rp_g": -1.2}
+    gaia_models = [m for m in MODELS if set(CONFIG_MODELS[m]["features"]) <= set(phot)]
+    assert len(gaia_models) >= 2
+    for m in set(MODELS) - set(gaia_models):
+        assert row[f"teff_{m}"] is None, m
     for m in gaia_models:
         cal = json.loads((folder / m / "calibration.json").read_text())
         assert not outside_range(cal, {f: np.array([phot[f]]) for f in cal["feature_range"]})[0]
