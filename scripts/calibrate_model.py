@@ -14,10 +14,10 @@ from ebteff.calibrate import (
     to_catalogue_scale,
 )
 from ebteff.correction import load_correction_json
-from ebteff.parameters import TEFF, parameter_of
 from ebteff.io import write_json
 from ebteff.logs import finished, setup_logging
 from ebteff.novelty import coverage_by_novelty, fit_novelty, is_novel, novelty_score
+from ebteff.parameters import TEFF, parameter_of
 
 
 def main(smk) -> None:

@@ -237,7 +237,6 @@ def fit_calibration(
     edges = parameter.calibration_edges if edges is None else edges
     space = parameter.scale if space is None else space
     pred, spread, label = (np.asarray(a, dtype=float) for a in (pred, spread, label))
-    check_scale(label, parameter)
     ok = np.isfinite(pred) & np.isfinite(spread) & np.isfinite(label)
     if space == "ln":
         ok &= (pred > 0) & (label > 0)
@@ -247,6 +246,7 @@ def fit_calibration(
             f"only {pred.size} calibration stars; at least {MIN_STARS} are needed to calibrate "
             "uncertainties (enlarge the calibration split or the catalogue)"
         )
+    check_scale(label, parameter)
     abs_err = np.abs(pred - label)
     merged = _bin_edges(pred, edges, min_bin_stars)
     bins = []

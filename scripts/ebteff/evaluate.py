@@ -99,9 +99,7 @@ def markdown_table(rows: dict[str, dict], title: str, parameter: Parameter = TEF
 def _markdown_table_dex(rows: dict[str, dict], title: str, parameter: Parameter) -> str:
     u, d = parameter.unit, parameter.decimals
     within = " | ".join(f"<{w:g} {u}" for w in DEX_WITHIN)
-    head = (
-        f"| set | n | MAE ({u}) | RMSE ({u}) | R2 | median abs ({u}) | bias ({u}) | {within} |"
-    )
+    head = f"| set | n | MAE ({u}) | RMSE ({u}) | R2 | median abs ({u}) | bias ({u}) | {within} |"
     lines = [f"### {title}", "", head, "|" + "---|" * 10]
     for name, m in rows.items():
         if not m or m.get("n", 0) == 0:

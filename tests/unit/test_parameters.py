@@ -71,9 +71,7 @@ def test_log_g_cannot_be_calibrated_or_flagged_as_teff():
         apply_calibration(cal, pred, spread, parameter=TEFF)
     with pytest.raises(ValueError, match="used as Teff"):
         apply_percentiles(cal, pred, spread, parameter=TEFF)
-    raw = pl.DataFrame(
-        {"source_id": [1, 2], "logg_m_raw": [4.1, 3.0], "logg_m_spread": [0.1, 0.1]}
-    )
+    raw = pl.DataFrame({"source_id": [1, 2], "logg_m_raw": [4.1, 3.0], "logg_m_spread": [0.1, 0.1]})
     with pytest.raises(ValueError, match="used as Teff"):
         model_columns("m", cal, raw, parameter=TEFF)
     cols = model_columns("m", cal, raw, parameter=LOGG)
@@ -105,9 +103,7 @@ def test_log_g_model_spec_and_feature_table():
     spec = ModelSpec.from_config("lg", {"features": ["g", "bp_rp"], "target": "logg_gaia"})
     assert spec.parameter is LOGG and spec.raw_column == "logg_lg_raw"
     with pytest.raises(FeatureError, match="already logarithmic"):
-        ModelSpec.from_config(
-            "lg", {"features": ["g"], "target": "mh_gaia", "transform": "log10"}
-        )
+        ModelSpec.from_config("lg", {"features": ["g"], "target": "mh_gaia", "transform": "log10"})
     phot = pl.LazyFrame(
         {
             "source_id": [1, 2, 3, 4],
