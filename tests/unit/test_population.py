@@ -80,6 +80,18 @@ def test_the_sun_and_a_red_giant():
     assert 4300 < clump["teff"][0] < 5200 and 30 < clump["lum"][0] < 80
 
 
+def test_star_formation_histories_are_densities():
+    """Each component's age density integrates to 1 over its window; the thin disc's declines
+    with time (older stars more frequent by exp(age / tau))."""
+    for c, (lo, hi) in population.AGE_RANGE_GYR.items():
+        age = np.linspace(lo, hi, 20001)
+        dens = population.sfh_density(np.full(age.size, c), age, lo, hi)
+        assert np.trapezoid(dens, age) == pytest.approx(1.0, rel=1e-6)
+    lo, hi = population.AGE_RANGE_GYR[galaxy.THIN]
+    d = population.sfh_density(np.full(2, galaxy.THIN), np.array([0.0, 10.0]), lo, hi)
+    assert d[1] / d[0] == pytest.approx(math.exp(10.0 / population.THIN_SFR_TIMESCALE_GYR))
+
+
 def test_eclipse_weight_is_the_integral_over_the_period_distribution():
     """W / f_bin equals the Monte Carlo mean of (R1 + R2) / a over log-normal periods with
     a > R1 + R2 (zero otherwise). 4e6 draws: the mean's relative standard error is < 0.5%."""
