@@ -63,13 +63,14 @@ class TableError(ValueError):
 
 #: Magnitudes each survey can give (mag), with a margin beyond the brightest and faintest values
 #: its catalogue publishes: Gaia DR3 G, BP, RP from about 1.7 (the brightest stars it measured)
-#: to about 25 (BP and RP of the faintest sources; Riello et al. 2021, A&A 649, A3); 2MASS J, H,
+#: to beyond 25 for BP and RP of faint sources, whose flux in those bands is barely detected
+#: (Riello et al. 2021, A&A 649, A3; the simulated catalogue reaches BP = 27); 2MASS J, H,
 #: Ks from about -4 (the brightest stars of the sky, saturated) to about 18 (Skrutskie et al.
 #: 2006, AJ 131, 1163); Pan-STARRS1 mean PSF and Kron magnitudes from saturated bright stars
 #: to about 25 (Chambers et al. 2016, arXiv:1612.05560). A value beyond these is not a star's
 #: magnitude but a unit mistake, a flux, or a missing-value marker of some other convention.
 MAGNITUDE_LIMITS: dict[str, tuple[str, float, float]] = {
-    **{c: ("Gaia", 0.0, 26.0) for c in ("g", "bp", "rp")},
+    **{c: ("Gaia", 0.0, 30.0) for c in ("g", "bp", "rp")},
     **{c: ("2MASS", -5.0, 20.0) for c in ("j_m", "h_m", "k_m")},
     **{c: ("Pan-STARRS1", -1.0, 30.0) for c in (*PS1_PSF, *PS1_KRON)},
 }

@@ -149,7 +149,7 @@ def test_missing_value_markers_of_other_catalogues_are_read_as_missing_and_count
         (
             "phot_g_mean_mag",
             [12.0, -5.0, 50.0, 13.0],
-            r"t\.csv: column 'phot_g_mean_mag' \(read as g\) has 2 value\(s\) outside 0 to 26 mag, "
+            r"t\.csv: column 'phot_g_mean_mag' \(read as g\) has 2 value\(s\) outside 0 to 30 mag, "
             r"what Gaia can measure \(of rows 11-14\), e.g. row 12 \(source_id 2\): -5\. ",
         ),
         (
@@ -201,3 +201,13 @@ def test_a_csv_with_another_separator_says_the_separator_looks_wrong(tmp_path, s
         TableError, match=rf"semi\.csv: the separator looks wrong: .* looks {said}-"
     ):
         next(table_batches(path, 100))
+
+
+def test_faint_bp_and_the_brightest_stars_are_measurable():
+    """BP of a faint source beyond 25 mag (the simulated catalogue reaches 27) and 2MASS Ks of
+    the brightest stars of the sky (-3 to -4) are magnitudes a survey gives: kept."""
+    frame = pl.DataFrame(
+        {"source_id": [1, 2], "phot_bp_mean_mag": [27.0, 29.9], "ks_m": [-4.4, 3.0]}
+    )
+    out = normalise(frame)
+    assert out["bp"].to_list() == [27.0, 29.9] and out["k_m"].to_list() == [-4.4, 3.0]

@@ -131,7 +131,7 @@ PHOTOMETRY_CASES = {
                 g=pl.when(pl.int_range(pl.len()) == 2).then(-5.0).otherwise("g")
             )
         ),
-        "photometry.parquet: column 'g' has 1 value(s) outside 0 to 26 mag, what Gaia can measure "
+        "photometry.parquet: column 'g' has 1 value(s) outside 0 to 30 mag, what Gaia can measure "
         "(of rows 1-300), e.g. row 3 (source_id 3007): -5.",
         IMPORT_LOG,
     ),

@@ -164,3 +164,49 @@ def test_a_validation_table_that_does_not_exist_names_the_key(snakemake_run, tmp
     assert "gone.fits (config key validation.tables.gone.path) does not exist" in (
         proc.stdout + proc.stderr
     )
+
+
+def test_a_run_on_a_real_catalogue_compares_its_own_rows_too(snakemake_run, tmp_path):
+    """A run whose photometry is not simulated (source: local, as the real catalogue is read)
+    holds the table's stars in its catalogue: their catalogue rows are compared as well, flag A
+    (GSP-Phot) included and per split. The table: 300 of the run's stars with the simulated
+    true Teff as the reference, so flag A's bias is GSP-Phot's own (computed here directly)."""
+    tiny = snakemake_run[0]
+    photometry = tiny / "resources/tiny/photometry/eb_unified_photometry.parquet"
+    table = pl.read_parquet(photometry).slice(2000, 300)
+    truth = pl.read_parquet(tiny / "resources/tiny/photometry/truth.parquet").select(
+        "source_id", pl.col("teff_blend").alias("teff_true")
+    )
+    mine = (
+        archive_table(table)
+        .with_columns(table["ebv_sandf"])
+        .join(truth, on="source_id", how="left", maintain_order="left")
+    )
+    mine.write_parquet(tmp_path / "mine.parquet")
+    config = load_test_config()
+    config.update(run="real", source="local", local={"path": str(photometry)})
+    config["correction"]["reference"] = str(
+        tiny / "resources/tiny/reference/teff_reference.parquet"
+    )
+    config["validation"]["tables"] = {"mine": {"path": "mine.parquet", "teff": "teff_true"}}
+    cfg = write_config(tmp_path / "real.yaml", config)
+
+    run_snakemake(tmp_path, "results/real/validation/mine.json", configfile=cfg)
+
+    result = json.loads((tmp_path / "results/real/validation/mine.json").read_text())
+    assert result["simulated_run"] is False
+    own = result["catalogue"]
+    assert own is not None and own["stars"] == own["with_reference"] == 300
+    assert own["flags"]["A"] > 50 and sum(own["flags"].values()) == 300
+    best = own["estimators"]["teff_best"]
+    assert sum(s["n"] for s in best["per_split"].values()) == best["overall"]["n"]
+    assert best["per_split"]["train"]["n"] > 0 and best["per_split"]["unlabelled"]["n"] > 0
+    catalogue = pl.read_parquet(tmp_path / "results/real/catalog/eb_teff_catalog.parquet")
+    rows = mine.select("source_id", "teff_true").join(catalogue, on="source_id")
+    a = rows.filter(pl.col("flag") == "A")
+    bias = np.median((a["teff_best"] - a["teff_true"]).to_numpy())
+    assert best["per_flag"]["A"]["median_bias"] == pytest.approx(bias)
+    assert np.allclose(a["teff_best"], a["teff_gaia_corrected"])  # flag A: GSP-Phot, corrected
+    text = (tmp_path / "results/real/validation/mine.md").read_text()
+    assert "The run's catalogue rows of the same stars (flag A: GSP-Phot)" in text
+    assert "how models trained on the simulation transfer" not in text

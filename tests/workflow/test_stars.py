@@ -287,7 +287,7 @@ def test_a_magnitude_no_survey_can_measure_is_refused(trained, stars_runs):
     table.write_csv(trained / "minus_five.csv")
     out = refused(trained, "stars", "--config", "stars=minus_five.csv")
     assert (
-        "minus_five.csv: column 'phot_g_mean_mag' (read as g) has 2 value(s) outside 0 to 26 mag, "
+        "minus_five.csv: column 'phot_g_mean_mag' (read as g) has 2 value(s) outside 0 to 30 mag, "
         f"what Gaia can measure (of rows 1-30), e.g. row 5 (source_id {table['source_id'][4]}): -5."
         in out
     )
