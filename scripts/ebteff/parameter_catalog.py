@@ -9,9 +9,10 @@ dex), and per star:
   is not novel (as for Teff: :mod:`ebteff.novelty`), its name in ``<key>_best_source``;
 - ``<key>_best_p05 ... _p95`` and ``<key>_best_err``: the model's calibrated percentiles
   (clipped to the parameter's valid range, which no label lies beyond) and its ``_err``; for
-  a GSP-Phot value, GSP-Phot's own 16th/84th percentiles when the table has them (Gaia Archive ``logg_gspphot_lower/upper``, ``mh_gspphot_lower/upper``; the 5th/95th
-  extrapolated per side as for a Gaussian), else null: nothing measures the scatter of
-  GSP-Phot's log g or [M/H] here (the reference sample has only a Teff);
+  a GSP-Phot value, GSP-Phot's own 16th/84th percentiles when the table has them (Gaia
+  Archive ``logg_gspphot_lower/upper``, ``mh_gspphot_lower/upper``; the 5th/95th extrapolated
+  per side as for a Gaussian), else null: nothing measures the scatter of GSP-Phot's log g or
+  [M/H] here (the reference sample has only a Teff);
 - ``<key>_flag``: A (GSP-Phot), B/C/D (ML with calibrated error below the parameter's
   ``flag_b_max``, ``flag_c_max`` dex, or above), X (none);
 - ``<key>_flag_bits``: the bits of ``flag_bits`` (:data:`ebteff.flags.FLAG_BITS`) for this
