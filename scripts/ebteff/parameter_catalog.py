@@ -140,19 +140,21 @@ def parameter_block(
     # log g 13) are clipped to it: no label lies beyond it, so no coverage changes
     lo, hi = parameter.valid
     best_q = np.clip(best_q, lo, hi)
-    clipped = [
-        pl.col(f"{key}_{m}_{p}").clip(lo, hi) for m in models for p in PERCENTILE_NAMES
-    ]
-    return df.drop(drop).with_columns(*clipped).with_columns(
-        pl.Series(f"{key}_best", best).fill_nan(None),
-        *(
-            pl.Series(f"{key}_best_{p}", best_q[:, i]).fill_nan(None)
-            for i, p in enumerate(PERCENTILE_NAMES)
-        ),
-        pl.Series(f"{key}_best_err", np.where(has, half_width(best_q), ml_err)).fill_nan(None),
-        pl.Series(f"{key}_best_source", source.astype(str)),
-        pl.Series(f"{key}_flag", assign_flags(has, ml_err, parameter).astype(str)),
-        pl.Series(f"{key}_flag_bits", bits),
+    clipped = [pl.col(f"{key}_{m}_{p}").clip(lo, hi) for m in models for p in PERCENTILE_NAMES]
+    return (
+        df.drop(drop)
+        .with_columns(*clipped)
+        .with_columns(
+            pl.Series(f"{key}_best", best).fill_nan(None),
+            *(
+                pl.Series(f"{key}_best_{p}", best_q[:, i]).fill_nan(None)
+                for i, p in enumerate(PERCENTILE_NAMES)
+            ),
+            pl.Series(f"{key}_best_err", np.where(has, half_width(best_q), ml_err)).fill_nan(None),
+            pl.Series(f"{key}_best_source", source.astype(str)),
+            pl.Series(f"{key}_flag", assign_flags(has, ml_err, parameter).astype(str)),
+            pl.Series(f"{key}_flag_bits", bits),
+        )
     )
 
 
