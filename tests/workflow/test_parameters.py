@@ -105,7 +105,7 @@ def test_log_g_and_mh_columns_in_every_format_with_units(with_parameters):
         # the metrics are in dex, per bin of the label in dex
         metrics = json.loads((workdir / f"results/tiny/models/{model}/metrics.json").read_text())
         assert metrics["unit"] == "dex"
-        assert list(metrics["splits"]["test"]["vs_label"]["per_bin"]) == par.bin_labels()
+        assert set(metrics["splits"]["test"]["vs_label"]["per_bin"]) == set(par.bin_labels())
         md = (workdir / f"results/tiny/models/{model}/metrics.md").read_text()
         assert "MAE (dex)" in md and "(K)" not in md
 
