@@ -43,11 +43,22 @@ def _stats_text(s: dict) -> str:
 def validation_figure(
     frame: pl.DataFrame, result: dict, estimators, path, simulated: bool = False
 ) -> None:
-    """One panel per estimator (``teff_best``, then each model): predicted against reference
+    """One panel per estimator (``teff_best``, then each model that predicted a star of the
+    table; the others are named in the title): predicted against reference
     Teff, a point per star coloured by its flag, filled inside the training range and open
     outside it (``flag_bits`` bit 8 for ``teff_best``, the model's own range for a model's
     panel), with its p16-p84 interval; 1:1 and +/-10% lines, and the
     statistics of :func:`ebteff.external.compare` (quoted from ``result``)."""
+    ref_all = frame[REFERENCE].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+    def predicted(est):
+        pred = frame[est].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return bool((np.isfinite(pred) & np.isfinite(ref_all)).any())
+
+    # a model no star of the table has the features of (e.g. one needing ebv_sandf) gets no
+    # panel, only a line saying so
+    missing = [e for e in estimators if not predicted(e)]
+    estimators = [e for e in estimators if e not in missing] or list(estimators[:1])
     n = len(estimators)
     cols = min(n, 2)
     rows = (n + cols - 1) // cols
@@ -123,5 +134,7 @@ def validation_figure(
     title = f"{result['table']}: predicted against reference Teff ({stars} stars)"
     if simulated:
         title += "\nmodels trained on the simulated catalogue, applied to real stars"
+    if missing:
+        title += "\nno star predicted (not shown): " + ", ".join(missing)
     fig.suptitle(title)
     save(fig, path)

@@ -75,12 +75,24 @@ included). Sources:
 - Truth: the binary's true Teff is that of the combined light, (sum R^2 T^4 / sum R^2)^(1/4)
   (the Teff of one star with the pair's total luminosity and emitting area).
 
-Sampling (exact rejection sampling, all vectorised over a block of candidates): primary masses
-are drawn log-uniformly and accepted with probability M phi(M) / max, the component in
-proportion to its mass, age from its history, then alive, eclipse weight W, eclipse detection,
-position from the component's density, dust, Gaia selection, each a rejection step. Candidate
-block k of catalogue block b comes from ``np.random.default_rng([seed, b, k])`` (through the
-block's generator), so the sample is a deterministic function of (seed, block).
+Sampling: the catalogue is a Poisson process over (binary, position) whose intensity is the
+product of the ingredients above; it is drawn exactly, vectorised over batches of BATCH
+proposals. A proposal draws the primary mass from the IMF tilted by :func:`proposal_tilt`, the
+component with COMPONENT_PROPOSAL, the age over the primary's lifetime (or its post-main-sequence
+window, POST_MS_PROPOSAL of the time), a coeval companion; its weight undoes the proposal
+(IMF, star-formation history, component mass) and carries multiplicity x eclipse weight W. It is
+repeated at Poisson(weight x position weight / COPY_UNIT) places (Poisson then binomial
+thinning), where the position weight is the share of the component's stars that a proposal
+region within the binary's dust-free visibility distance holds: a cylinder about the Sun for
+near disc stars, the whole component otherwise. Each copy draws its period, is kept if Gaia's
+epochs catch the eclipse, draws its position in the proposal region (kept with the density's
+ratio to the region's bound), its dust, and passes the selection in G (cheap bounds first).
+Every step is an exact rejection or thinning, so the accepted stars follow the target
+distribution whatever the proposal constants; they only set the speed and how often one
+proposed binary appears at several places (~30% of stars share their binary with another at
+the default constants). All random numbers of a catalogue block come, batch after batch, from
+that block's ``np.random.default_rng([seed, block])``, so the sample is a deterministic
+function of (seed, block, block size).
 """
 
 from __future__ import annotations
@@ -561,7 +573,7 @@ COMPONENT_PROPOSAL = (0.7, 0.15, 0.15)
 #: Proposals below MASS_PIVOT (M_sun) are thinned by (M / MASS_PIVOT)^MASS_TILT.
 MASS_PIVOT, MASS_TILT = 1.0, 2.0
 #: ... and above HIGH_MASS_PIVOT raised by (M / HIGH_MASS_PIVOT)^HIGH_MASS_TILT.
-HIGH_MASS_PIVOT, HIGH_MASS_TILT = 2.0, 1.3
+HIGH_MASS_PIVOT, HIGH_MASS_TILT = 2.0, 0.6
 #: Share of proposals whose age is drawn within the primary's post-main-sequence window.
 POST_MS_PROPOSAL = 0.5
 #: Bulge stars closer than this to the Sun (< 0.3% of the bulge's mass) are not proposed.
@@ -635,7 +647,11 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     w_massive = share * massive_eclipse_weight(radius_sum, mass1 + mass2)
     w_ecl = (1.0 - share) * w_solar + w_massive
     weight = weight * multiplicity(mass1) * w_ecl * (primary["alive"] & secondary["alive"])
-    sel = np.flatnonzero(weight > 0)
+    # Copies ~ Poisson(weight x position weight / COPY_UNIT), the position weight <= 1, drawn
+    # in two exact steps: Poisson(weight / COPY_UNIT) first, then each copy kept with the
+    # position weight (binomial thinning), so magnitudes are computed only where a copy exists.
+    first = rng.poisson(weight / COPY_UNIT)
+    sel = np.flatnonzero(first > 0)
     stars = {
         "mass1": mass1[sel],
         "mass2": mass2[sel],
@@ -650,7 +666,7 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
         "x_min": x_min[sel],
         "p_massive": (w_massive / np.maximum(w_ecl, 1e-300))[sel],
     }
-    weight = weight[sel]
+    first = first[sel]
     c = stars["component"]
     feh_mean = np.choose(c, [FEH[k][0] for k in range(3)])
     feh_std = np.choose(c, [FEH[k][1] for k in range(3)])
@@ -666,9 +682,9 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     g_lim = np.minimum(G_FAINT, depth_limit(depth))
     d_lim = np.minimum(10.0 ** ((g_lim - g_abs + 5.0) / 5.0), D_MAX_PC)
     disc_w = _disc_position_weight(d_lim, c)[0]
-    weight = weight * np.where(c == galaxy.BULGE, d_lim > BULGE_NEAR_PC, disc_w)
+    position = np.where(c == galaxy.BULGE, (d_lim > BULGE_NEAR_PC).astype(float), disc_w)
     stars.update(abs1=abs1, abs2=abs2, d_lim=d_lim, g_lim=g_lim)
-    stars["copies"] = rng.poisson(weight / COPY_UNIT)
+    stars["copies"] = rng.binomial(first, np.clip(position, 0.0, 1.0))
     return stars
 
 
@@ -706,14 +722,24 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     keep_disc = np.where(cylinder, keep, True)
     d, l_deg, b_deg = galaxy.heliocentric(x, y, z)
     ok &= keep_disc & (d < d_lim) & (d > 1.0)
+    # The completeness draw now, as the faintest G it lets through: u < expit((G50 - G) / w)
+    # exactly when G < G50 - w logit(u).
+    u = rng.random(m)
+    with np.errstate(divide="ignore"):
+        g_complete = EB_COMPLETENESS_G50 - EB_COMPLETENESS_WIDTH * special.logit(u)
     stars.update(period=period, a_sun=separation, distance=d, l=l_deg, b=b_deg)
+    stars["g_lim"] = np.minimum(stars["g_lim"], g_complete)
     stars = _take(stars, ok)
     d, l_deg, b_deg = stars["distance"], stars["l"], stars["b"]
-    a0 = galaxy.extinction_to(d, l_deg, b_deg)
     dist_mod = 5.0 * np.log10(d / 10.0)
-    # Cheap bound first: every band's extinction is at least _min_extinction_ratio(grid) A0.
+    # Cheap bounds first: every band's extinction is at least _min_extinction_ratio(grid) A0,
+    # and A0 at least galaxy.extinction_lower_bound.
     g0 = stellar.combine_magnitudes(stars["abs1"][:, 0], stars["abs2"][:, 0]) + dist_mod
-    bright_enough = g0 + _min_extinction_ratio(grid) * a0 <= stars["g_lim"]
+    k_min = _min_extinction_ratio(grid)
+    maybe = g0 + k_min * galaxy.extinction_lower_bound(d, l_deg, b_deg) <= stars["g_lim"]
+    stars, g0, dist_mod = _take(stars, maybe), g0[maybe], dist_mod[maybe]
+    a0 = galaxy.extinction_to(stars["distance"], stars["l"], stars["b"])
+    bright_enough = g0 + k_min * a0 <= stars["g_lim"]
     stars["a0"] = a0
     stars = _take(stars, bright_enough)
     a0, dist_mod = stars["a0"], dist_mod[bright_enough]
@@ -723,13 +749,10 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
         stars["abs1"] + ext1 + dist_mod[:, None], stars["abs2"] + ext2 + dist_mod[:, None]
     )
     g = app[:, 0]
-    deep = eclipse_depth(
-        stars["abs1"][:, 0], stars["abs2"][:, 0], stars["radius1"], stars["radius2"]
-    )
-    found = deep >= DEPTH_SIGMAS * epoch_sigma(g)
-    found &= rng.random(g.size) < special.expit((EB_COMPLETENESS_G50 - g) / EB_COMPLETENESS_WIDTH)
+    # g_lim holds the catalogue limit, the eclipse depth against the noise (propose) and the
+    # completeness draw (above).
     stars.update(a0=a0, G=g, BP=app[:, 1], RP=app[:, 2])
-    stars = _take(stars, (g <= G_FAINT) & (g >= G_BRIGHT) & found)
+    stars = _take(stars, (g <= stars["g_lim"]) & (g >= G_BRIGHT))
     for key in ("x_min", "p_massive", "d_lim", "g_lim"):
         stars.pop(key)
     stars["ebv_sandf"] = galaxy.full_column_ebv(stars["l"], stars["b"])
