@@ -26,7 +26,10 @@ upper tail of predicted-hot stars longer) is in q_z; the per-star width is in si
 The percentiles are built in ln Teff (``"space": "ln"`` in the table, :data:`SPACE`): the
 normalised residual is z = ln(label / T) / (sigma / T), the relative error over the relative
 sigma, and a star's percentile is T * exp(q_z * sigma / T): positive however wide, as the
-errors of a temperature are multiplicative. (For small errors z is the linear one.) sigma itself
+errors of a temperature are multiplicative. A percentile beyond the Teff range of its bin's
+calibration labels (``label_range``) is set to that range's end: where the fitted sigma grows
+past anything measured (p = 2 and a huge spread), T * exp(q_z * sigma / T) would otherwise
+reach 1e-5 K or 1e14 K, numbers no star had. (For small errors z is the linear one.) sigma itself
 is fitted on |T - label| in kelvin as above: it is the error bar whose 1- and 2-sigma coverage
 is reported; the conformal quantiles q_z make the percentiles' coverage whatever its scale. A
 table without ``space`` (written before) is applied in kelvin, T + q_z * sigma, as it was fitted.
@@ -227,6 +230,8 @@ def fit_calibration(
                 **par,
                 "z_percentiles": zq,
                 "z_grid": grid,
+                # the Teff range of the bin's calibration labels, which bounds its percentiles
+                "label_range": [float(label[sel].min()), float(label[sel].max())],
                 "width_68_median_k": float(np.median(at[3] - at[1])),
                 "width_90_median_k": float(np.median(at[4] - at[0])),
                 "p50_offset_median_k": float(np.median(at[2] - t)),
@@ -278,7 +283,8 @@ def apply_calibration(calibration: dict, pred, spread) -> np.ndarray:
 
 
 def apply_percentiles(calibration: dict, pred, spread, sigma=None) -> np.ndarray:
-    """Teff percentiles (K), shape (n, 5) for ``PERCENTILES``; NaN rows where sigma is NaN.
+    """Teff percentiles (K), shape (n, 5) for ``PERCENTILES``; NaN rows where sigma is NaN;
+    within each bin's ``label_range`` when the table has one.
 
     ``sigma`` (the calibrated sigma of ``pred`` and ``spread``) is computed when not given.
     """
@@ -288,7 +294,11 @@ def apply_percentiles(calibration: dict, pred, spread, sigma=None) -> np.ndarray
     bins = calibration["bins"]
     zq = np.array([b["z_percentiles"] for b in bins], dtype=float)
     idx = _bin_index(bins, np.nan_to_num(pred, nan=0.0))
-    return quantiles_from_z(calibration, pred, sigma, zq[idx])
+    q = quantiles_from_z(calibration, pred, sigma, zq[idx])
+    if all("label_range" in b for b in bins):
+        bounds = np.array([b["label_range"] for b in bins], dtype=float)[idx]
+        q = np.clip(q, bounds[:, :1], bounds[:, 1:])
+    return q
 
 
 def pit(calibration: dict, pred, sigma, label) -> np.ndarray:
