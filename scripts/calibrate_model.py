@@ -17,13 +17,18 @@ from ebteff.correction import load_correction_json
 from ebteff.io import write_json
 from ebteff.logs import finished, setup_logging
 from ebteff.novelty import coverage_by_novelty, fit_novelty, is_novel, novelty_score
+from ebteff.parameters import TEFF, parameter_of
 
 
 def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     name = smk.params.spec["name"]
     target = smk.params.spec["target"]
-    raw, spread = f"teff_{name}_raw", f"teff_{name}_spread"
+    par = parameter_of(target)
+    raw, spread = f"{par.key}_{name}_raw", f"{par.key}_{name}_spread"
+    # the scale a model is calibrated and reported on: the catalogue's (corrected GSP-Phot
+    # Teff) for every Teff model, its own label (dex) for log g and [M/H]
+    scale = "teff_gaia_corrected" if par is TEFF else target
     features = list(smk.params.spec["features"])
     table = pl.read_parquet(smk.input.table, columns=["source_id", "split", target, *features])
     labelled = (
@@ -42,11 +47,11 @@ def main(smk) -> None:
         return teff, sp, label
 
     cal = labelled.filter(pl.col("split") == "calibration")
-    calibration = fit_calibration(*scaled(cal))
+    calibration = fit_calibration(*scaled(cal), parameter=par)
     calibration.update(
         model=name,
         label=target,
-        scale="teff_gaia_corrected",
+        scale=scale,
         rescale=rescale,
         calibration_stars=cal.height,
         feature_range=feature_range(table.filter(pl.col("split") == "train"), features),
@@ -69,7 +74,7 @@ def main(smk) -> None:
         calibration["novelty"]["calibration_stars"],
         len(calibration["novelty"]["reference"]),
     )
-    report = {"model": name, "label": target, "scale": "teff_gaia_corrected"}
+    report = {"model": name, "label": target, "scale": scale}
     for split in ("test", "calibration"):
         part = labelled.filter(pl.col("split") == split)
         teff, sp, label = scaled(part)

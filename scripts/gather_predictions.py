@@ -9,8 +9,9 @@ from ebteff.logs import finished, setup_logging
 def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
     model = smk.wildcards.model
-    cols = ["source_id", f"teff_{model}_raw", f"teff_{model}_spread"]
-    parts = [pl.read_parquet(path, columns=cols) for path in smk.input.chunks]
+    # a chunk holds source_id, the model's raw predictions and their spread (ebteff.predict)
+    parts = [pl.read_parquet(path) for path in smk.input.chunks]
+    cols = parts[0].columns
     table = pl.concat(parts)
     if table["source_id"].n_unique() != table.height:
         raise ValueError("prediction chunks overlap: a source_id appears twice")

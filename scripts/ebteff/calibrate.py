@@ -41,7 +41,8 @@ import numpy as np
 from scipy.special import ndtr
 
 from .correction import Correction
-from .evaluate import TEFF_BIN_EDGES, bin_labels
+from .evaluate import TEFF_BIN_EDGES  # noqa: F401  (re-exported)
+from .parameters import TEFF, Parameter, parameter_named
 
 #: What calibrated Gaussian uncertainties give: the fractions within 1 and 2 sigma, and the
 #: standard deviation of the PIT (uniform on [0, 1]: 1/sqrt(12)).
@@ -55,12 +56,12 @@ MIN_STARS = 100  # calibration stars below which a model cannot be calibrated at
 MIN_BIN_STARS = 200  # a calibration bin with fewer is merged with its smaller neighbour
 # Bin edges (K) of predicted Teff for the calibration; finer than the reporting bins because the
 # error distribution changes quickly where labels are degenerate (above ~8,000 K).
-CALIBRATION_EDGES = (0, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 10000, 15000, 25000, None)
+CALIBRATION_EDGES = TEFF.calibration_edges
 _EXPONENTS = (0.5, 0.75, 1.0, 1.5, 2.0)
 _FLOOR_RATIOS = np.concatenate([[0.0], np.geomspace(1e-2, 1e2, 25)])
 _QUANTILES = np.linspace(0.60, 0.76, 33)
 #: The space the percentiles are built in: ln Teff (see the module docstring).
-SPACE = "ln"
+SPACE = TEFF.scale
 #: The published percentiles (StarHorse's) and their column suffixes.
 PERCENTILES = (0.05, 0.16, 0.50, 0.84, 0.95)
 PERCENTILE_NAMES = ("p05", "p16", "p50", "p84", "p95")
@@ -158,7 +159,40 @@ def _bin_edges(pred: np.ndarray, edges=CALIBRATION_EDGES, min_stars: int = MIN_B
 
 
 def _bin_name(lo, hi) -> str:
-    return f"{int(lo)}+" if hi is None else f"{int(lo)}-{int(hi)}"
+    def fmt(x):
+        return str(int(x)) if float(x).is_integer() else f"{float(x):g}"
+
+    return f"{fmt(lo)}+" if hi is None else f"{fmt(lo)}-{fmt(hi)}"
+
+
+def parameter_of_calibration(calibration: dict) -> Parameter:
+    """The parameter a stored calibration is on (Teff for a file without ``parameter``)."""
+    return parameter_named(calibration.get("parameter"))
+
+
+def check_parameter(calibration: dict, parameter: Parameter | None) -> Parameter:
+    """The calibration's parameter; ValueError when ``parameter`` is given and differs (a log g
+    calibration applied as Teff, or the reverse)."""
+    own = parameter_of_calibration(calibration)
+    if parameter is not None and parameter.key != own.key:
+        raise ValueError(
+            f"calibration of {own.name} ({own.unit}, model {calibration.get('model', '?')}) "
+            f"used as {parameter.name} ({parameter.unit})"
+        )
+    return own
+
+
+def check_scale(label, parameter: Parameter) -> None:
+    """ValueError when most labels lie outside ``parameter``'s valid range: they are another
+    parameter's (log g in dex fitted as Teff in K, or the reverse)."""
+    label = np.asarray(label, dtype=float)
+    label = label[np.isfinite(label)]
+    lo, hi = parameter.valid
+    if label.size and np.mean((label < lo) | (label > hi)) > 0.5:
+        raise ValueError(
+            f"labels (median {np.median(label):.4g}) are not {parameter.name} in "
+            f"{parameter.unit}: most lie outside {lo:g}-{hi:g} {parameter.unit}"
+        )
 
 
 def _space(calibration: dict) -> str:
@@ -194,12 +228,17 @@ def fit_calibration(
     pred,
     spread,
     label,
-    edges=CALIBRATION_EDGES,
+    edges=None,
     min_bin_stars=MIN_BIN_STARS,
-    space=SPACE,
+    space=None,
+    parameter: Parameter = TEFF,
 ) -> dict:
-    """Calibration per bin of predicted Teff, from calibration-split predictions and labels
-    (K); percentiles in ``space`` (ln Teff by default)."""
+    """Calibration per bin of the prediction, from calibration-split predictions and labels in
+    ``parameter``'s unit (Teff in K by default); bins ``edges`` and percentiles in ``space``
+    default to the parameter's (ln Teff; dex for log g and [M/H]). Labels mostly outside the
+    parameter's valid range are refused (:func:`check_scale`)."""
+    edges = parameter.calibration_edges if edges is None else edges
+    space = parameter.scale if space is None else space
     pred, spread, label = (np.asarray(a, dtype=float) for a in (pred, spread, label))
     ok = np.isfinite(pred) & np.isfinite(spread) & np.isfinite(label)
     if space == "ln":
@@ -210,6 +249,7 @@ def fit_calibration(
             f"only {pred.size} calibration stars; at least {MIN_STARS} are needed to calibrate "
             "uncertainties (enlarge the calibration split or the catalogue)"
         )
+    check_scale(label, parameter)
     abs_err = np.abs(pred - label)
     merged = _bin_edges(pred, edges, min_bin_stars)
     bins = []
@@ -219,9 +259,10 @@ def fit_calibration(
         sig = np.maximum(_sigma(par, spread[sel]), np.finfo(float).tiny)
         grid = _z_grid(normalised_residual(space, pred[sel], sig, label[sel]))
         zq = [grid[GRID_LEVELS.index(q)] for q in PERCENTILES]
-        # what a user needs to read off the table: typical interval widths (K)
+        # what a user needs to read off the table: typical interval widths (in its unit)
         t = pred[sel]
         at = quantiles_from_z({"space": space}, t, sig, np.array(zq)[None, :]).T
+        u = parameter.unit_suffix
         bins.append(
             {
                 "name": _bin_name(lo, hi),
@@ -230,16 +271,16 @@ def fit_calibration(
                 **par,
                 "z_percentiles": zq,
                 "z_grid": grid,
-                # the Teff range of the bin's calibration labels, which bounds its percentiles
+                # the range of the bin's calibration labels, which bounds its percentiles
                 "label_range": [float(label[sel].min()), float(label[sel].max())],
-                "width_68_median_k": float(np.median(at[3] - at[1])),
-                "width_90_median_k": float(np.median(at[4] - at[0])),
-                "p50_offset_median_k": float(np.median(at[2] - t)),
+                f"width_68_median_{u}": float(np.median(at[3] - at[1])),
+                f"width_90_median_{u}": float(np.median(at[4] - at[0])),
+                f"p50_offset_median_{u}": float(np.median(at[2] - t)),
             }
         )
     formula = (
-        "sigma = k * (floor_k^2 + spread^2)^(p/2); (k, floor_k, p) per bin of predicted Teff "
-        "[lo, hi) K"
+        "sigma = k * (floor_k^2 + spread^2)^(p/2); (k, floor_k, p) per bin of predicted "
+        f"{parameter.name} [lo, hi) {parameter.unit}"
     )
     if space == "ln":
         pct = (
@@ -248,10 +289,11 @@ def fit_calibration(
         )
     else:
         pct = (
-            "Teff_q = prediction + z_q * sigma; z_q per bin: split-conformal quantile of "
-            "(label - prediction) / sigma on the calibration split"
+            f"{parameter.name}_q = prediction + z_q * sigma; z_q per bin: split-conformal "
+            "quantile of (label - prediction) / sigma on the calibration split"
         )
     calibration = {
+        **({} if parameter is TEFF else {"parameter": parameter.key, "unit": parameter.unit}),
         "space": space,
         "formula": formula,
         "percentile_formula": pct,
@@ -269,8 +311,10 @@ def _bin_index(bins: list[dict], pred: np.ndarray) -> np.ndarray:
     return np.searchsorted(lows, pred, side="right")  # below the first edge: the first bin
 
 
-def apply_calibration(calibration: dict, pred, spread) -> np.ndarray:
-    """Calibrated sigma (K) for predictions and tree spreads; NaN where the prediction is NaN."""
+def apply_calibration(calibration: dict, pred, spread, parameter=None) -> np.ndarray:
+    """Calibrated sigma (in the parameter's unit) for predictions and tree spreads; NaN where
+    the prediction is NaN. With ``parameter``, the calibration must be of it."""
+    check_parameter(calibration, parameter)
     pred = np.asarray(pred, dtype=float)
     spread = np.asarray(spread, dtype=float)
     bins = calibration["bins"]
@@ -282,12 +326,14 @@ def apply_calibration(calibration: dict, pred, spread) -> np.ndarray:
     return np.where(np.isfinite(pred) & np.isfinite(spread), sigma, np.nan)
 
 
-def apply_percentiles(calibration: dict, pred, spread, sigma=None) -> np.ndarray:
-    """Teff percentiles (K), shape (n, 5) for ``PERCENTILES``; NaN rows where sigma is NaN;
-    within each bin's ``label_range`` when the table has one.
+def apply_percentiles(calibration: dict, pred, spread, sigma=None, parameter=None) -> np.ndarray:
+    """Percentiles (Teff in K, log g and [M/H] in dex), shape (n, 5) for ``PERCENTILES``; NaN
+    rows where sigma is NaN; within each bin's ``label_range`` when the table has one. With
+    ``parameter``, the calibration must be of it.
 
     ``sigma`` (the calibrated sigma of ``pred`` and ``spread``) is computed when not given.
     """
+    check_parameter(calibration, parameter)
     pred = np.asarray(pred, dtype=float)
     if sigma is None:
         sigma = apply_calibration(calibration, pred, spread)
@@ -331,9 +377,14 @@ def ks_uniform(u) -> float:
     return float(max(np.max(i / n - u), np.max(u - (i - 1) / n)))
 
 
-def percentile_report(percentiles, label, pit_values=None, edges=TEFF_BIN_EDGES, bin_by=None):
+def percentile_report(
+    percentiles, label, pit_values=None, edges=None, bin_by=None, parameter: Parameter = TEFF
+):
     """Fraction of labels below each percentile, overall and per bin (of the label, or of
-    ``bin_by``), with the PIT's KS distance and histogram when ``pit_values`` is given."""
+    ``bin_by``; ``parameter``'s report bins unless ``edges``), with the PIT's KS distance and
+    histogram when ``pit_values`` is given; widths in the parameter's unit."""
+    edges = parameter.report_edges if edges is None else edges
+    u = parameter.unit_suffix
     q = np.asarray(percentiles, dtype=float)
     label = np.asarray(label, dtype=float)
     key = label if bin_by is None else np.asarray(bin_by, dtype=float)
@@ -352,8 +403,8 @@ def percentile_report(percentiles, label, pit_values=None, edges=TEFF_BIN_EDGES,
         out["within_p05_p95"] = float(
             np.mean((label[sel] >= q[sel, 0]) & (label[sel] <= q[sel, 4]))
         )
-        out["width_68_median_k"] = float(np.median(q[sel, 3] - q[sel, 1]))
-        out["width_90_median_k"] = float(np.median(q[sel, 4] - q[sel, 0]))
+        out[f"width_68_median_{u}"] = float(np.median(q[sel, 3] - q[sel, 1]))
+        out[f"width_90_median_{u}"] = float(np.median(q[sel, 4] - q[sel, 0]))
         if pit_values is not None:
             p = np.asarray(pit_values, dtype=float)[sel]
             out["pit_ks"] = ks_uniform(p)
@@ -361,17 +412,22 @@ def percentile_report(percentiles, label, pit_values=None, edges=TEFF_BIN_EDGES,
         return out
 
     per_bin = {}
-    for name, lo, hi in zip(bin_labels(edges), edges[:-1], edges[1:], strict=True):
+    for name, lo, hi in zip(parameter.bin_labels(edges), edges[:-1], edges[1:], strict=True):
         per_bin[name] = stats(ok & (key >= lo) & (key < hi))
     return {"overall": stats(ok), "per_bin": per_bin}
 
 
-def coverage_report(pred, sigma, label, edges=TEFF_BIN_EDGES, bin_by=None) -> dict:
+def coverage_report(
+    pred, sigma, label, edges=None, bin_by=None, parameter: Parameter = TEFF
+) -> dict:
     """Fractions within 1 and 2 sigma, z statistics and PIT spread, overall and per bin.
 
-    Bins are of ``bin_by`` (default: the label). PIT = Phi(z) for Gaussian errors; a calibrated
-    sigma gives a PIT standard deviation of 1/sqrt(12) = 0.289.
+    Bins are of ``bin_by`` (default: the label), ``parameter``'s report bins unless ``edges``.
+    PIT = Phi(z) for Gaussian errors; a calibrated sigma gives a PIT standard deviation of
+    1/sqrt(12) = 0.289.
     """
+    edges = parameter.report_edges if edges is None else edges
+    u = parameter.unit_suffix
     pred, sigma, label = (np.asarray(a, dtype=float) for a in (pred, sigma, label))
     key = label if bin_by is None else np.asarray(bin_by, dtype=float)
     ok = np.isfinite(pred) & np.isfinite(sigma) & np.isfinite(label) & (sigma > 0)
@@ -390,28 +446,32 @@ def coverage_report(pred, sigma, label, edges=TEFF_BIN_EDGES, bin_by=None) -> di
             "z_std": float(np.std(z)),
             "pit_std": float(np.std(pit)),
             "pit_histogram": np.histogram(pit, bins=10, range=(0, 1))[0].tolist(),
-            "sigma_median_k": float(np.median(sigma[sel])),
+            f"sigma_median_{u}": float(np.median(sigma[sel])),
         }
 
     per_bin = {}
-    for name, lo, hi in zip(bin_labels(edges), edges[:-1], edges[1:], strict=True):
+    for name, lo, hi in zip(parameter.bin_labels(edges), edges[:-1], edges[1:], strict=True):
         per_bin[name] = stats(ok & (key >= lo) & (key < hi))
     return {"overall": stats(ok), "per_bin": per_bin}
 
 
 def split_report(pred, spread, sigma, label, calibration: dict | None = None) -> dict:
     """Coverage of one split: calibrated sigma per bin of the label and of the prediction, and
-    the raw tree spread for comparison; with ``calibration``, the percentiles' too."""
+    the raw tree spread for comparison; with ``calibration``, the percentiles' too. Bins and
+    units are the calibration's parameter's (Teff without a calibration)."""
+    par = TEFF if calibration is None else parameter_of_calibration(calibration)
     out = {
-        "by_label_bin": coverage_report(pred, sigma, label),
-        "by_predicted_bin": coverage_report(pred, sigma, label, bin_by=pred),
-        "raw_tree_spread": coverage_report(pred, spread, label),
+        "by_label_bin": coverage_report(pred, sigma, label, parameter=par),
+        "by_predicted_bin": coverage_report(pred, sigma, label, bin_by=pred, parameter=par),
+        "raw_tree_spread": coverage_report(pred, spread, label, parameter=par),
     }
     if calibration is not None and "z_grid" in calibration["bins"][0]:
         q = apply_percentiles(calibration, pred, spread, sigma)
         u = pit(calibration, pred, sigma, label)
-        out["percentiles_by_predicted_bin"] = percentile_report(q, label, u, bin_by=pred)
-        out["percentiles_by_label_bin"] = percentile_report(q, label, u)
+        out["percentiles_by_predicted_bin"] = percentile_report(
+            q, label, u, bin_by=pred, parameter=par
+        )
+        out["percentiles_by_label_bin"] = percentile_report(q, label, u, parameter=par)
     return out
 
 

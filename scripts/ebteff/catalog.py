@@ -25,6 +25,7 @@ from .calibrate import (
     apply_calibration,
     apply_percentiles,
     calibrated_distribution,
+    check_parameter,
     conformal_quantile,
     fit_calibration,
     half_width,
@@ -131,22 +132,29 @@ def fit_best_calibration(ml_teff, ml_sigma, ml_source, label) -> dict:
 
 
 def model_columns(
-    name: str, calibration: dict, pred: pl.DataFrame, photometry: pl.DataFrame | None = None
+    name: str,
+    calibration: dict,
+    pred: pl.DataFrame,
+    photometry: pl.DataFrame | None = None,
+    parameter=None,
 ) -> pl.DataFrame:
     """One model's catalogue columns from its raw outputs and its stored calibration (no labels):
     source_id, teff_{name}, its percentiles teff_{name}_p05 ... _p95, teff_{name}_err
     = (p84 - p16) / 2, and, with ``photometry`` (source_id and the model's features; derived
     colours included), teff_{name}_outside (beyond the training range; not a catalogue column)
     and, when the calibration has a ``novelty`` (:mod:`ebteff.novelty`), teff_{name}_novelty.
+    A model of log g or [M/H] (its calibration's ``parameter``) gives logg_{name}... or
+    mh_{name}... in dex instead; with ``parameter`` the calibration must be of it.
     """
+    key = check_parameter(calibration, parameter).key
     teff, _, q = calibrated_distribution(
         calibration,
-        pred[f"teff_{name}_raw"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
-        pred[f"teff_{name}_spread"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
+        pred[f"{key}_{name}_raw"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
+        pred[f"{key}_{name}_spread"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
     )
-    cols = [pl.Series(f"teff_{name}", teff)]
-    cols += [pl.Series(f"teff_{name}_{p}", q[:, i]) for i, p in enumerate(PERCENTILE_NAMES)]
-    cols.append(pl.Series(f"teff_{name}_err", half_width(q)))
+    cols = [pl.Series(f"{key}_{name}", teff)]
+    cols += [pl.Series(f"{key}_{name}_{p}", q[:, i]) for i, p in enumerate(PERCENTILE_NAMES)]
+    cols.append(pl.Series(f"{key}_{name}_err", half_width(q)))
     out = pred.select("source_id").with_columns(c.fill_nan(None) for c in cols)
     ranges = calibration.get("feature_range") or {}
     novelty = calibration.get("novelty")
@@ -160,11 +168,11 @@ def model_columns(
         values = {f: feats[f].to_numpy() for f in needed}
         if ranges:
             outside = outside_range(calibration, values)
-            out = out.with_columns(pl.Series(f"teff_{name}_outside", outside))
+            out = out.with_columns(pl.Series(f"{key}_{name}_outside", outside))
         if novelty:
             # only where the model gave a Teff: a star it cannot predict is not novel to it
             score = np.where(np.isfinite(teff), novelty_score(novelty, values), np.nan)
-            out = out.with_columns(pl.Series(f"teff_{name}_novelty", score).fill_nan(None))
+            out = out.with_columns(pl.Series(f"{key}_{name}_novelty", score).fill_nan(None))
     return out
 
 

@@ -1,19 +1,24 @@
-"""Accuracy metrics of Teff predictions, overall and per Teff bin."""
+"""Accuracy metrics of a model's predictions, overall and per bin of the label, in the unit of
+its parameter (:mod:`ebteff.parameters`: Teff in K, log g and [M/H] in dex)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-#: Teff bin edges (K) of every per-bin table in the workflow.
-TEFF_BIN_EDGES = (0.0, 4000.0, 5000.0, 6000.0, 8000.0, 50000.0)
+from .parameters import TEFF, Parameter
+
+#: Teff bin edges (K) of every per-bin Teff table in the workflow.
+TEFF_BIN_EDGES = TEFF.report_edges
 
 
 def bin_labels(edges=TEFF_BIN_EDGES) -> list[str]:
     return [f"{int(lo)}-{int(hi)}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
 
 
-def regression_metrics(reference, predicted) -> dict:
-    """MAE, RMSE, R2, median |error|, bias (predicted - reference), fraction within 5/10/20%."""
+def regression_metrics(reference, predicted, parameter: Parameter = TEFF) -> dict:
+    """MAE, RMSE, R2, median |error|, bias (predicted - reference), in the parameter's unit;
+    for Teff (multiplicative errors) the fraction within 5/10/20%, for a parameter in dex
+    (additive errors, zero and negative values ordinary) the fraction within 0.1/0.2/0.5 dex."""
     ref = np.asarray(reference, dtype=float)
     pred = np.asarray(predicted, dtype=float)
     ok = np.isfinite(ref) & np.isfinite(pred)
@@ -22,8 +27,19 @@ def regression_metrics(reference, predicted) -> dict:
     if n == 0:
         return {"n": 0}
     err = pred - ref
-    rel = np.abs(err) / ref
     ss_tot = float(np.sum((ref - ref.mean()) ** 2))
+    if parameter.scale != "ln":
+        return {
+            "n": n,
+            "unit": parameter.unit,
+            "mae": float(np.mean(np.abs(err))),
+            "rmse": float(np.sqrt(np.mean(err**2))),
+            "r2": float(1.0 - np.sum(err**2) / ss_tot) if ss_tot > 0 else None,
+            "median_abs_error": float(np.median(np.abs(err))),
+            "bias": float(np.mean(err)),
+            **{f"within_{w:g}_dex": float(np.mean(np.abs(err) <= w)) for w in DEX_WITHIN},
+        }
+    rel = np.abs(err) / ref
     return {
         "n": n,
         "mae": float(np.mean(np.abs(err))),
@@ -37,26 +53,34 @@ def regression_metrics(reference, predicted) -> dict:
     }
 
 
-def binned_metrics(reference, predicted, edges=TEFF_BIN_EDGES) -> dict:
-    """:func:`regression_metrics` per bin of the reference Teff."""
+def binned_metrics(reference, predicted, edges=None, parameter: Parameter = TEFF) -> dict:
+    """:func:`regression_metrics` per bin of the reference (``parameter``'s report bins)."""
+    edges = parameter.report_edges if edges is None else edges
     ref = np.asarray(reference, dtype=float)
     pred = np.asarray(predicted, dtype=float)
     out = {}
-    for label, lo, hi in zip(bin_labels(edges), edges[:-1], edges[1:], strict=True):
+    for label, lo, hi in zip(parameter.bin_labels(edges), edges[:-1], edges[1:], strict=True):
         sel = (ref >= lo) & (ref < hi)
-        out[label] = regression_metrics(ref[sel], pred[sel])
+        out[label] = regression_metrics(ref[sel], pred[sel], parameter)
     return out
 
 
-def full_metrics(reference, predicted) -> dict:
+def full_metrics(reference, predicted, parameter: Parameter = TEFF) -> dict:
     return {
-        "overall": regression_metrics(reference, predicted),
-        "per_bin": binned_metrics(reference, predicted),
+        "overall": regression_metrics(reference, predicted, parameter),
+        "per_bin": binned_metrics(reference, predicted, parameter=parameter),
     }
 
 
-def markdown_table(rows: dict[str, dict], title: str) -> str:
-    """One Markdown table: a row per named metrics dict (overall metrics only)."""
+#: Thresholds (dex) of the "within" fractions of a parameter in dex.
+DEX_WITHIN = (0.1, 0.2, 0.5)
+
+
+def markdown_table(rows: dict[str, dict], title: str, parameter: Parameter = TEFF) -> str:
+    """One Markdown table: a row per named metrics dict (overall metrics only), in the
+    parameter's unit."""
+    if parameter.scale != "ln":
+        return _markdown_table_dex(rows, title, parameter)
     head = "| set | n | MAE (K) | RMSE (K) | R2 | median abs (K) | bias (K) | <5% | <10% | <20% |"
     lines = [f"### {title}", "", head, "|" + "---|" * 10]
     for name, m in rows.items():
@@ -68,5 +92,24 @@ def markdown_table(rows: dict[str, dict], title: str) -> str:
             f"| {name} | {m['n']} | {m['mae']:.0f} | {m['rmse']:.0f} | {r2} | "
             f"{m['median_abs_error']:.0f} | {m['bias']:+.0f} | {100 * m['within_5pct']:.1f}% | "
             f"{100 * m['within_10pct']:.1f}% | {100 * m['within_20pct']:.1f}% |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_table_dex(rows: dict[str, dict], title: str, parameter: Parameter) -> str:
+    u, d = parameter.unit, parameter.decimals
+    within = " | ".join(f"<{w:g} {u}" for w in DEX_WITHIN)
+    head = f"| set | n | MAE ({u}) | RMSE ({u}) | R2 | median abs ({u}) | bias ({u}) | {within} |"
+    lines = [f"### {title}", "", head, "|" + "---|" * 10]
+    for name, m in rows.items():
+        if not m or m.get("n", 0) == 0:
+            lines.append(f"| {name} | 0 |" + " |" * 8)
+            continue
+        r2 = "n/a" if m["r2"] is None else f"{m['r2']:.3f}"
+        lines.append(
+            f"| {name} | {m['n']} | {m['mae']:.{d}f} | {m['rmse']:.{d}f} | {r2} | "
+            f"{m['median_abs_error']:.{d}f} | {m['bias']:+.{d}f} | "
+            + " | ".join(f"{100 * m[f'within_{w:g}_dex']:.1f}%" for w in DEX_WITHIN)
+            + " |"
         )
     return "\n".join(lines) + "\n"

@@ -14,12 +14,12 @@ import numpy as np
 import polars as pl
 
 from .correction import Correction
+from .parameters import TARGETS, TEFF, Parameter, parameter_of
 from .schema import DERIVED_COLOURS
 
-#: Teff range (K) of the labels the models learn from (and of every Teff axis of the plots).
-TEFF_MIN = 2_500.0
-TEFF_MAX = 50_000.0
-TARGETS = ("teff_gaia", "teff_gaia_corrected")
+#: Teff range (K) of the labels the models learn from (and of every Teff axis of the plots);
+#: the ranges of the other parameters are in :mod:`ebteff.parameters`.
+TEFF_MIN, TEFF_MAX = TEFF.valid
 TRANSFORMS = ("log10", "none")
 
 
@@ -50,9 +50,29 @@ class ModelSpec:
             raise FeatureError(f"model {name}: target must be one of {TARGETS}, not {spec.target}")
         if spec.transform not in TRANSFORMS:
             raise FeatureError(f"model {name}: transform must be one of {TRANSFORMS}")
+        if spec.transform == "log10" and spec.parameter.scale != "ln":
+            raise FeatureError(
+                f"model {name}: {spec.parameter.name} is already logarithmic (dex, zero and "
+                "negative values ordinary): its transform must be none"
+            )
         if len(set(spec.features)) != len(spec.features) or not spec.features:
             raise FeatureError(f"model {name}: features must be a non-empty list without repeats")
         return spec
+
+    @property
+    def parameter(self) -> Parameter:
+        """What the model predicts (:mod:`ebteff.parameters`): unit, scale, ranges."""
+        return parameter_of(self.target)
+
+    @property
+    def raw_column(self) -> str:
+        """Column of its raw predictions: ``<parameter>_<name>_raw`` (teff_..., logg_...)."""
+        return f"{self.parameter.key}_{self.name}_raw"
+
+    @property
+    def spread_column(self) -> str:
+        """Column of the spread of its trees' predictions (in the parameter's unit)."""
+        return f"{self.parameter.key}_{self.name}_spread"
 
     def forward(self, teff: np.ndarray) -> np.ndarray:
         """Teff (K) -> the quantity the model learns."""
@@ -133,7 +153,9 @@ def build_feature_table(
         .collect()
     )
     has_label = table["label"].is_not_null()
-    in_range = has_label & (table["label"] >= TEFF_MIN) & (table["label"] <= TEFF_MAX)
+    par = spec.parameter
+    lo, hi = par.valid
+    in_range = has_label & (table["label"] >= lo) & (table["label"] <= hi)
     has_features = table.select(
         pl.all_horizontal([pl.col(f).is_not_null() for f in spec.features])
     ).to_series()
@@ -148,7 +170,7 @@ def build_feature_table(
             f: int((in_range & table[f].is_null()).sum()) for f in spec.features
         },
         "usable": int(usable.sum()),
-        "teff_range_k": [TEFF_MIN, TEFF_MAX],
+        f"{par.key}_range_{par.unit_suffix}": [lo, hi],
     }
     out = (
         table.filter(usable)
@@ -161,7 +183,7 @@ def build_feature_table(
     if out.height == 0:
         raise FeatureError(
             f"model {spec.name} has no usable rows: of {counts['labelled']} labelled stars, "
-            f"{counts['label_out_of_range']} are outside {TEFF_MIN:.0f}-{TEFF_MAX:.0f} K and "
+            f"{counts['label_out_of_range']} are outside {lo:g}-{hi:g} {par.unit} and "
             f"{counts['missing_features']} lack a feature ({counts['missing_feature_by_column']})"
         )
     return out.sort("source_id"), counts

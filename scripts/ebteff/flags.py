@@ -13,11 +13,12 @@ import polars as pl
 
 from .calibrate import TRAINING_RANGE_LEVELS
 from .novelty import LEVEL as NOVELTY_LEVEL
+from .parameters import TEFF, Parameter
 from .split import SPLITS
 
 #: Calibrated ML sigma (K) below which a star is flag B, and below which it is flag C.
-FLAG_B_MAX = 300.0
-FLAG_C_MAX = 500.0
+FLAG_B_MAX = TEFF.flag_b_max
+FLAG_C_MAX = TEFF.flag_c_max
 #: ``teff_best`` (K) above which a star is hot (``flag_bits`` "hot").
 HOT_K = 10_000.0
 
@@ -124,13 +125,16 @@ def model_bit_comment(i: int) -> str:
     return f"model name; flag_bits bit {MODEL_BIT0 + i - 1} when it won"
 
 
-def assign_flags(has_gaia: np.ndarray, ml_sigma: np.ndarray) -> np.ndarray:
-    """A/B/C/D/X per star (thresholds on the calibrated ML sigma)."""
+def assign_flags(has_gaia: np.ndarray, ml_sigma: np.ndarray, parameter: Parameter = TEFF):
+    """A/B/C/D/X per star (thresholds on the calibrated ML sigma, in ``parameter``'s unit:
+    :data:`FLAG_B_MAX`/:data:`FLAG_C_MAX` K for Teff, ``flag_b_max``/``flag_c_max`` dex of
+    :mod:`ebteff.parameters` for log g and [M/H])."""
+    b_max, c_max = parameter.flag_b_max, parameter.flag_c_max
     flag = np.full(has_gaia.shape, "X", dtype=object)
     ml = np.isfinite(ml_sigma)
-    flag[ml & (ml_sigma >= FLAG_C_MAX)] = "D"
-    flag[ml & (ml_sigma < FLAG_C_MAX)] = "C"
-    flag[ml & (ml_sigma < FLAG_B_MAX)] = "B"
+    flag[ml & (ml_sigma >= c_max)] = "D"
+    flag[ml & (ml_sigma < c_max)] = "C"
+    flag[ml & (ml_sigma < b_max)] = "B"
     flag[has_gaia] = "A"
     return flag
 

@@ -41,7 +41,8 @@ def chunk_bounds(n_rows: int, n_chunks: int, index: int) -> tuple[int, int]:
 
 
 def teff_and_spread(spec: ModelSpec, mean: np.ndarray, std: np.ndarray):
-    """Model output (mean, tree std) -> Teff and tree spread in K (delta method for log10)."""
+    """Model output (mean, tree std) -> value and tree spread in the parameter's unit (Teff in
+    K, delta method for log10; log g and [M/H] in dex)."""
     teff = spec.inverse(mean)
     spread = teff * LN10 * std if spec.transform == "log10" else std
     return teff, spread
@@ -55,7 +56,8 @@ def predict_frame(
     n_jobs: int = 1,
     progress=None,
 ) -> pl.DataFrame:
-    """``source_id`` and, per model, ``teff_{name}_raw`` and ``teff_{name}_spread`` (K).
+    """``source_id`` and, per model, its ``raw_column`` and ``spread_column``
+    (``teff_{name}_raw``/``_spread`` in K for a Teff model; ``logg_``, ``mh_`` in dex).
 
     Rows lacking any of a model's features get nulls for that model. ``frame`` must already hold
     derived colours (:func:`ebteff.features.prepare_photometry`).
@@ -80,8 +82,8 @@ def predict_frame(
         if progress is not None:
             progress.update(n - len(X))  # stars this model cannot predict: done at once
         teff[ok], spread[ok] = t_all, s_all
-        out[f"teff_{m.spec.name}_raw"] = teff
-        out[f"teff_{m.spec.name}_spread"] = spread
+        out[m.spec.raw_column] = teff
+        out[m.spec.spread_column] = spread
         log.info("%s: predicted %d of %d stars", m.spec.name, int(ok.sum()), n)
     return pl.DataFrame(out).with_columns(pl.exclude("source_id").fill_nan(None))
 
@@ -113,7 +115,7 @@ def predict_rows(
             hi = min(lo + batch, stop)
             frame = prepare_photometry(lf.slice(lo, hi - lo), None).collect()
             out = predict_frame(frame, [model], batch_rows=batch, n_jobs=n_jobs)
-            predicted += int(out[f"teff_{model.spec.name}_raw"].is_not_null().sum())
+            predicted += int(out[model.spec.raw_column].is_not_null().sum())
             write(out)
             if progress is not None:
                 progress.update(hi - lo)

@@ -183,6 +183,25 @@ def extinction_to(distance_pc, l_deg, b_deg) -> np.ndarray:
     return DUST_KAPPA_MAG_PER_PC * np.exp(Z_SUN_PC / h) * total * v_end
 
 
+def extinction_lower_bound(distance_pc, l_deg, b_deg) -> np.ndarray:
+    """A cheap lower bound of :func:`extinction_to`: the vertical factor integrated exactly and
+    the radial factor at its smallest along the path (R is largest at one of the path's ends,
+    R^2 being convex in the distance)."""
+    d = np.asarray(distance_pc, dtype=float)
+    lr, br = np.radians(l_deg), np.radians(b_deg)
+    sinb = np.sin(br)
+    sinb = np.where(np.abs(sinb) < 1e-9, np.where(sinb < 0, -1e-9, 1e-9), sinb)
+    h = DUST_SCALE_HEIGHT_PC
+    e0 = _vertical_primitive(Z_SUN_PC, h)
+    v_end = (_vertical_primitive(Z_SUN_PC + d * sinb, h) - e0) / sinb
+    x = R0_PC - d * np.cos(br) * np.cos(lr)
+    y = d * np.cos(br) * np.sin(lr)
+    r_far = np.maximum(np.sqrt(x * x + y * y), R0_PC)
+    radial = np.exp(-(r_far - R0_PC) / DUST_SCALE_LENGTH_PC)
+    # The quadrature's own error (< 2%, module docstring) is left as margin.
+    return 0.97 * DUST_KAPPA_MAG_PER_PC * np.exp(Z_SUN_PC / h) * radial * v_end
+
+
 def full_column_ebv(l_deg, b_deg) -> np.ndarray:
     """E(B-V) of the whole dust column along (l, b), as a recalibrated SFD map gives it."""
     end = np.full(np.shape(l_deg), DUST_COLUMN_END_PC)
