@@ -328,8 +328,9 @@ def apply_calibration(calibration: dict, pred, spread, parameter=None) -> np.nda
 
 def apply_percentiles(calibration: dict, pred, spread, sigma=None, parameter=None) -> np.ndarray:
     """Percentiles (Teff in K, log g and [M/H] in dex), shape (n, 5) for ``PERCENTILES``; NaN
-    rows where sigma is NaN; within each bin's ``label_range`` when the table has one. With
-    ``parameter``, the calibration must be of it.
+    rows where sigma is NaN; in ln space within each bin's ``label_range`` when the table has
+    one (T * exp(z * sigma / T) explodes where sigma does). With ``parameter``, the calibration
+    must be of it.
 
     ``sigma`` (the calibrated sigma of ``pred`` and ``spread``) is computed when not given.
     """
@@ -341,7 +342,7 @@ def apply_percentiles(calibration: dict, pred, spread, sigma=None, parameter=Non
     zq = np.array([b["z_percentiles"] for b in bins], dtype=float)
     idx = _bin_index(bins, np.nan_to_num(pred, nan=0.0))
     q = quantiles_from_z(calibration, pred, sigma, zq[idx])
-    if all("label_range" in b for b in bins):
+    if _space(calibration) == "ln" and all("label_range" in b for b in bins):
         bounds = np.array([b["label_range"] for b in bins], dtype=float)[idx]
         q = np.clip(q, bounds[:, :1], bounds[:, 1:])
     return q
