@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from .flags import FLAG_BITS
+from .novelty import is_novel
 
 #: A path in ``validation.tables`` that starts with this names a file of the package's data
 #: folder (``scripts/ebteff/data``), wherever the workflow runs.
@@ -148,7 +149,9 @@ def compare(frame: pl.DataFrame, estimators: Sequence[str], splits: bool = False
     """Every estimator of ``estimators`` (catalogue Teff columns, with their ``_p05`` ...
     ``_p95`` where they have them) against ``teff_reference``, over the rows of ``frame``
     (which also carries ``flag`` and ``flag_bits``): overall, per reference bin, per flag, inside
-    and outside the training range, and, with ``splits``, per split of the labelled stars. The
+    and outside the training range (also per bin), novel or not to a model whose rows carry
+    ``<estimator>_novelty`` (:mod:`ebteff.novelty`), and, with ``splits``, per split of the
+    labelled stars. The
     training range of ``teff_best`` is ``flag_bits`` bit 8 (the range of the model that gave
     it); a model's is its own, ``<estimator>_outside``, where the rows carry it (a predicted
     table), else bit 8 too (the catalogue's rows).
@@ -193,7 +196,21 @@ def compare(frame: pl.DataFrame, estimators: Sequence[str], splits: bool = False
             "per_flag": {f: stats(flag == f) for f in FLAGS if (has_ref & (flag == f)).any()},
             "in_range": stats(~est_outside),
             "out_of_range": stats(est_outside),
+            "per_bin_in_range": {
+                label: stats((which_bin == i) & ~est_outside)
+                for i, label in enumerate(bin_labels())
+            },
+            "per_bin_out_of_range": {
+                label: stats((which_bin == i) & est_outside) for i, label in enumerate(bin_labels())
+            },
         }
+        if f"{est}_novelty" in frame.columns:
+            # the model's novelty (ebteff.novelty): above 1, farther from its training stars
+            # than all but 0.5% of held-out stars
+            score = frame[f"{est}_novelty"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            novel = is_novel(score)
+            result["novel"] = stats(novel)
+            result["not_novel"] = stats(np.isfinite(score) & ~novel)
         if splits:
             labelled = np.zeros_like(has_ref)
             result["per_split"] = {}
@@ -359,6 +376,9 @@ def comparison_markdown(comparison: dict, title: str) -> str:
         lines.append(_stats_row(f"{est}, all", r["overall"]))
         lines.append(_stats_row(f"{est}, inside training range", r["in_range"]))
         lines.append(_stats_row(f"{est}, outside training range", r["out_of_range"]))
+        if "novel" in r:
+            lines.append(_stats_row(f"{est}, not novel (novelty <= 1)", r["not_novel"]))
+            lines.append(_stats_row(f"{est}, novel (novelty > 1)", r["novel"]))
     for est, r in comparison["estimators"].items():
         lines += [
             "",
@@ -370,6 +390,13 @@ def comparison_markdown(comparison: dict, title: str) -> str:
         for label, s in r["per_bin"].items():
             if s["n"]:
                 lines.append(_stats_row(f"Teff {label}", s))
+                for key, where in (
+                    ("per_bin_in_range", "inside"),
+                    ("per_bin_out_of_range", "outside"),
+                ):
+                    part = r.get(key, {}).get(label)
+                    if part and part["n"] and part["n"] < s["n"]:
+                        lines.append(_stats_row(f"Teff {label}, {where} training range", part))
         for flag, s in r["per_flag"].items():
             lines.append(_stats_row(f"flag {flag}", s))
         for split, s in r.get("per_split", {}).items():

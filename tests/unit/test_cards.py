@@ -292,17 +292,17 @@ def test_the_model_card_shows_the_external_validation(run):
 
     rows = pl.DataFrame(
         {
-            "source_id": [1, 2, 3],
-            REFERENCE: [4500.0, 5500.0, 6500.0],
-            "flag": ["A", "C", "D"],
-            "flag_bits": [1, 2, 2 | 8],
-            "teff_best": [4600.0, 5000.0, 9000.0],
-            f"teff_{MODEL}": [4700.0, 5000.0, 9000.0],
+            "source_id": [1, 2, 3, 4],
+            REFERENCE: [4500.0, 5500.0, 6500.0, 6600.0],
+            "flag": ["A", "C", "D", "C"],
+            "flag_bits": [1, 2, 2 | 8, 2],
+            "teff_best": [4600.0, 5000.0, 9000.0, 6700.0],
+            f"teff_{MODEL}": [4700.0, 5000.0, 9000.0, 6700.0],
         }
     )
     result = {
         "table": "benchmarks",
-        "description": "Three made-up benchmark stars.",
+        "description": "Four made-up benchmark stars.",
         "file": "b.csv",
         "sha256": "b" * 64,
         "simulated_run": True,
@@ -320,11 +320,19 @@ def test_the_model_card_shows_the_external_validation(run):
     names = sections(body)
     assert names[names.index("External validation") + 1] == "benchmarks"
     assert names.index("External validation") < names.index("Hot-star correction")
-    assert "Three made-up benchmark stars." in body
+    assert "Four made-up benchmark stars." in body
     assert "how models trained on the simulation transfer to real stars" in body
-    assert "| `teff_best` | all | 3 | +100 K | 9.1% | 66.7% | n/a | n/a |" in body
+    assert "| `teff_best` | all | 4 | +100 K | 5.7% | 75.0% | n/a | n/a |" in body
     assert "|  | outside training range | 1 | +2,500 K | 38.5% | 0.0% | n/a | n/a |" in body
-    assert "| 4000-5000 | 1 | +100 K | 2.2% | 100.0% | n/a | n/a |\n| 5000-6000 | 1 |" in body
+    assert (
+        "| 4000-5000 | all | 1 | +100 K | 2.2% | 100.0% | n/a | n/a |\n| 5000-6000 | all | 1 |"
+        in body
+    )
+    assert (
+        "| 6000-8000 | all | 2 | +1,300 K | 20.0% | 50.0% | n/a | n/a |\n"
+        "|  | inside training range | 1 | +100 K | 1.5% | 100.0% | n/a | n/a |\n"
+        "|  | outside training range | 1 | +2,500 K | 38.5% | 0.0% | n/a | n/a |\n"
+    ) in body
     assert body.index("| `teff_best` | all |") < body.index(f"| `teff_{MODEL}` | all |")
     # without a validation the section is absent
     _, plain = split(render_model_card(run, RELEASE, FILES))

@@ -84,7 +84,12 @@ def test_every_star_is_accounted_for_per_bin_flag_and_range():
         assert r["in_range"]["n"] + r["out_of_range"]["n"] == r["overall"]["n"]
         assert sum(s["n"] for s in r["per_bin"].values()) == r["overall"]["n"]
         assert sum(s["n"] for s in r["per_flag"].values()) == r["overall"]["n"]
+        for label, s in r["per_bin"].items():
+            inside, outside = r["per_bin_in_range"][label], r["per_bin_out_of_range"][label]
+            assert inside["n"] + outside["n"] == s["n"], (est, label)
     best = out["estimators"]["teff_best"]
+    assert best["per_bin_out_of_range"][">=8000"]["median_bias"] == pytest.approx(-2000.0)
+    assert best["per_bin_in_range"][">=8000"]["n"] == 0
     assert best["overall"]["n"] == 4 and best["not_predicted"] == 1
     assert best["out_of_range"]["n"] == 1
     assert best["out_of_range"]["median_bias"] == pytest.approx(-2000.0)
@@ -95,6 +100,14 @@ def test_every_star_is_accounted_for_per_bin_flag_and_range():
     # a model's own training range where the rows carry it
     own = compare(frame().with_columns(teff_m_outside=pl.Series([True] * 6)), ["teff_m"])
     assert own["estimators"]["teff_m"]["out_of_range"]["n"] == 2
+    # a model's novelty, where the rows carry it: novel above 1; no score, neither
+    scored = compare(
+        frame().with_columns(teff_m_novelty=pl.Series([0.5, None, 3.0, None, None, 1.0])),
+        ["teff_m"],
+    )["estimators"]["teff_m"]
+    assert scored["novel"]["n"] == 1 and scored["novel"]["median_bias"] == pytest.approx(-500.0)
+    assert scored["not_novel"]["n"] == 1  # star 6 (1.0) has no reference
+    assert "novel" not in out["estimators"]["teff_m"]
     # a model without percentiles: coverage not measured, not 0
     assert out["estimators"]["teff_m"]["overall"]["coverage_p16_p84"] is None
     assert out["estimators"]["teff_m"]["overall"]["n"] == 2

@@ -102,6 +102,20 @@ def test_unknown_feature_is_named():
         build_feature_table(lf, split, spec, CORR)
 
 
+def test_a_table_without_ebv_sandf_cannot_train_the_extinction_model():
+    """The extinction-aware model names ebv_sandf: a table without the column stops its
+    training with a message naming the column and both ways out; with the column (an extra
+    column of the table) it trains."""
+    table, lf, split = inputs()
+    ebv = {**IR, "features": ["g", "bp", "rp", "bp_rp", "g_bp", "g_rp", "ebv_sandf"]}
+    spec = ModelSpec.from_config("gaia_teff_corrected_log_ebv", ebv)
+    with pytest.raises(FeatureError, match="ebv_sandf.*add the column.*remove the model"):
+        build_feature_table(lf, split, spec, CORR)
+    with_ebv = table.with_columns(pl.lit(0.05).alias("ebv_sandf"))
+    out, _ = build_feature_table(sentinel_to_null(with_ebv.lazy()), split, spec, CORR)
+    assert "ebv_sandf" in out.columns and out.height > 0
+
+
 def test_no_usable_rows():
     table, _, split = inputs(100)
     table = table.with_columns(pl.lit(SENTINEL).alias("j_m"))

@@ -11,8 +11,9 @@ from ..features import TEFF_MAX, TEFF_MIN
 from ..flags import FLAG_BITS, FLAG_LABEL
 from .base import GUIDE, no_data, plt, save, series_colors, teff_log_axis
 
-#: Marker colour per flag (cividis: ordered, readable in greyscale).
-FLAG_COLOURS = dict(zip("ABCD", series_colors(4, "cividis"), strict=True))
+#: Marker colour per flag (cividis: ordered, readable in greyscale); X (no teff_best, a model's
+#: Teff all the same) light grey.
+FLAG_COLOURS = dict(zip("ABCD", series_colors(4, "cividis"), strict=True)) | {"X": "0.7"}
 OUTSIDE = FLAG_BITS["outside_training_range"]
 
 
@@ -43,11 +44,22 @@ def _stats_text(s: dict) -> str:
 def validation_figure(
     frame: pl.DataFrame, result: dict, estimators, path, simulated: bool = False
 ) -> None:
-    """One panel per estimator (``teff_best``, then each model): predicted against reference
+    """One panel per estimator (``teff_best``, then each model that predicted a star of the
+    table; the others are named in the title): predicted against reference
     Teff, a point per star coloured by its flag, filled inside the training range and open
     outside it (``flag_bits`` bit 8 for ``teff_best``, the model's own range for a model's
     panel), with its p16-p84 interval; 1:1 and +/-10% lines, and the
     statistics of :func:`ebteff.external.compare` (quoted from ``result``)."""
+    ref_all = frame[REFERENCE].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+    def predicted(est):
+        pred = frame[est].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return bool((np.isfinite(pred) & np.isfinite(ref_all)).any())
+
+    # a model no star of the table has the features of (e.g. one needing ebv_sandf) gets no
+    # panel, only a line saying so
+    missing = [e for e in estimators if not predicted(e)]
+    estimators = [e for e in estimators if e not in missing] or list(estimators[:1])
     n = len(estimators)
     cols = min(n, 2)
     rows = (n + cols - 1) // cols
@@ -71,7 +83,7 @@ def validation_figure(
         if f"{est}_p16" in frame.columns:
             p16 = frame[f"{est}_p16"].cast(pl.Float64).fill_null(np.nan).to_numpy()
             p84 = frame[f"{est}_p84"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-            bars = ok & np.isfinite(p16) & np.isfinite(p84)
+            bars = ok & np.isfinite(p16) & np.isfinite(p84) & (p16 > 0)
             ax.vlines(ref[bars], p16[bars], p84[bars], colors="0.75", lw=0.8, zorder=1)
         for flag, colour in FLAG_COLOURS.items():
             for out, face in ((False, colour), (True, "none")):
@@ -123,5 +135,7 @@ def validation_figure(
     title = f"{result['table']}: predicted against reference Teff ({stars} stars)"
     if simulated:
         title += "\nmodels trained on the simulated catalogue, applied to real stars"
+    if missing:
+        title += "\nno star predicted (not shown): " + ", ".join(missing)
     fig.suptitle(title)
     save(fig, path)

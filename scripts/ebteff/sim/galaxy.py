@@ -105,8 +105,7 @@ def velocity_dispersion(component, age_gyr) -> np.ndarray:
 def draw_positions(rng, component, age_gyr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Galactocentric x, y, z (pc) drawn from each star's component density.
 
-    x points from the Galactic centre away from the Sun's side... precisely: the Sun sits at
-    (R0, 0, z_sun); y is the direction of Galactic longitude 90 deg.
+    The Sun sits at (R0, 0, z_sun); y points toward Galactic longitude 90 deg.
     Discs: R ~ Gamma(2, L) (exponential surface density times R dR), azimuth uniform, z Laplace
     with the scale height. Bulge: Gaussian along the bar's axes, rotated by the bar angle.
     """

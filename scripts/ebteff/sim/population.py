@@ -75,12 +75,24 @@ included). Sources:
 - Truth: the binary's true Teff is that of the combined light, (sum R^2 T^4 / sum R^2)^(1/4)
   (the Teff of one star with the pair's total luminosity and emitting area).
 
-Sampling (exact rejection sampling, all vectorised over a block of candidates): primary masses
-are drawn log-uniformly and accepted with probability M phi(M) / max, the component in
-proportion to its mass, age from its history, then alive, eclipse weight W, eclipse detection,
-position from the component's density, dust, Gaia selection, each a rejection step. Candidate
-block k of catalogue block b comes from ``np.random.default_rng([seed, b, k])`` (through the
-block's generator), so the sample is a deterministic function of (seed, block).
+Sampling: the catalogue is a Poisson process over (binary, position) whose intensity is the
+product of the ingredients above; it is drawn exactly, vectorised over batches of BATCH
+proposals. A proposal draws the primary mass from the IMF tilted by :func:`proposal_tilt`, the
+component with COMPONENT_PROPOSAL, the age over the primary's lifetime (or its post-main-sequence
+window, POST_MS_PROPOSAL of the time), a coeval companion; its weight undoes the proposal
+(IMF, star-formation history, component mass) and carries multiplicity x eclipse weight W. It is
+repeated at Poisson(weight x position weight / COPY_UNIT) places (Poisson then binomial
+thinning), where the position weight is the share of the component's stars that a proposal
+region within the binary's dust-free visibility distance holds: a cylinder about the Sun for
+near disc stars, the whole component otherwise. Each copy draws its period, is kept if Gaia's
+epochs catch the eclipse, draws its position in the proposal region (kept with the density's
+ratio to the region's bound), its dust, and passes the selection in G (cheap bounds first).
+Every step is an exact rejection or thinning, so the accepted stars follow the target
+distribution whatever the proposal constants; they only set the speed and how often one
+proposed binary appears at several places (~30% of stars share their binary with another at
+the default constants). All random numbers of a catalogue block come, batch after batch, from
+that block's ``np.random.default_rng([seed, block])``, so the sample is a deterministic
+function of (seed, block, block size).
 """
 
 from __future__ import annotations
