@@ -7,7 +7,8 @@ models twice, as `validate_external` does: with each model's stored ``novelty`` 
 does), and with it removed (every model may give teff_best; no star refused). The best-of
 calibration is the run's in both. Prints teff_best's n, median bias, median |dT|/T, within 10%
 and the coverage of p16-p84 / p05-p95, overall and for the stars inside / outside the training
-range (bit 8), and how many stars were refused for novelty.
+range (bit 8), those from a model (not GSP-Phot), each model's Teff for the stars novel and not
+novel to it, and how many stars were refused for novelty.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import polars as pl
 import yaml
 
-from ebteff.external import ValidationTable, estimators_of, validate
+from ebteff.external import ValidationTable, compare, estimators_of, validate
 from ebteff.stars import load_stored_models
 
 KEYS = (
@@ -78,9 +80,16 @@ def main(results: str, name: str = "gbs_v3") -> None:
         print(f"  teff_best all: {fmt(best['overall'])}")
         print(f"  teff_best inside training range: {fmt(best['in_range'])}")
         print(f"  teff_best outside training range: {fmt(best['out_of_range'])}")
+        ml = rows.filter(pl.col("teff_best_source").is_in(models))
+        ml_best = compare(ml, ["teff_best"])["estimators"]["teff_best"]["overall"]
+        print(f"  teff_best from a model (not GSP-Phot): {fmt(ml_best)}")
         for m in estimators_of(models)[1:]:
             if label == "with novelty":
-                print(f"  {m}: {fmt(result['predicted']['estimators'][m]['overall'])}")
+                est = result["predicted"]["estimators"][m]
+                print(f"  {m}: {fmt(est['overall'])}")
+                for part in ("not_novel", "novel"):
+                    if part in est:
+                        print(f"    {part}: {fmt(est[part])}")
 
 
 if __name__ == "__main__":
