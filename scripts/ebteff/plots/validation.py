@@ -11,8 +11,9 @@ from ..features import TEFF_MAX, TEFF_MIN
 from ..flags import FLAG_BITS, FLAG_LABEL
 from .base import GUIDE, no_data, plt, save, series_colors, teff_log_axis
 
-#: Marker colour per flag (cividis: ordered, readable in greyscale).
-FLAG_COLOURS = dict(zip("ABCD", series_colors(4, "cividis"), strict=True))
+#: Marker colour per flag (cividis: ordered, readable in greyscale); X (no teff_best, a model's
+#: Teff all the same) light grey.
+FLAG_COLOURS = dict(zip("ABCD", series_colors(4, "cividis"), strict=True)) | {"X": "0.7"}
 OUTSIDE = FLAG_BITS["outside_training_range"]
 
 
@@ -82,7 +83,7 @@ def validation_figure(
         if f"{est}_p16" in frame.columns:
             p16 = frame[f"{est}_p16"].cast(pl.Float64).fill_null(np.nan).to_numpy()
             p84 = frame[f"{est}_p84"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-            bars = ok & np.isfinite(p16) & np.isfinite(p84)
+            bars = ok & np.isfinite(p16) & np.isfinite(p84) & (p16 > 0)
             ax.vlines(ref[bars], p16[bars], p84[bars], colors="0.75", lw=0.8, zorder=1)
         for flag, colour in FLAG_COLOURS.items():
             for out, face in ((False, colour), (True, "none")):
