@@ -26,7 +26,10 @@ upper tail of predicted-hot stars longer) is in q_z; the per-star width is in si
 The percentiles are built in ln Teff (``"space": "ln"`` in the table, :data:`SPACE`): the
 normalised residual is z = ln(label / T) / (sigma / T), the relative error over the relative
 sigma, and a star's percentile is T * exp(q_z * sigma / T): positive however wide, as the
-errors of a temperature are multiplicative. (For small errors z is the linear one.) sigma itself
+errors of a temperature are multiplicative. A percentile beyond the Teff range of its bin's
+calibration labels (``label_range``) is set to that range's end: where the fitted sigma grows
+past anything measured (p = 2 and a huge spread), T * exp(q_z * sigma / T) would otherwise
+reach 1e-5 K or 1e14 K, numbers no star had. (For small errors z is the linear one.) sigma itself
 is fitted on |T - label| in kelvin as above: it is the error bar whose 1- and 2-sigma coverage
 is reported; the conformal quantiles q_z make the percentiles' coverage whatever its scale. A
 table without ``space`` (written before) is applied in kelvin, T + q_z * sigma, as it was fitted.
@@ -268,6 +271,8 @@ def fit_calibration(
                 **par,
                 "z_percentiles": zq,
                 "z_grid": grid,
+                # the range of the bin's calibration labels, which bounds its percentiles
+                "label_range": [float(label[sel].min()), float(label[sel].max())],
                 f"width_68_median_{u}": float(np.median(at[3] - at[1])),
                 f"width_90_median_{u}": float(np.median(at[4] - at[0])),
                 f"p50_offset_median_{u}": float(np.median(at[2] - t)),
@@ -323,7 +328,9 @@ def apply_calibration(calibration: dict, pred, spread, parameter=None) -> np.nda
 
 def apply_percentiles(calibration: dict, pred, spread, sigma=None, parameter=None) -> np.ndarray:
     """Percentiles (Teff in K, log g and [M/H] in dex), shape (n, 5) for ``PERCENTILES``; NaN
-    rows where sigma is NaN. With ``parameter``, the calibration must be of it.
+    rows where sigma is NaN; in ln space within each bin's ``label_range`` when the table has
+    one (T * exp(z * sigma / T) explodes where sigma does). With ``parameter``, the calibration
+    must be of it.
 
     ``sigma`` (the calibrated sigma of ``pred`` and ``spread``) is computed when not given.
     """
@@ -334,7 +341,11 @@ def apply_percentiles(calibration: dict, pred, spread, sigma=None, parameter=Non
     bins = calibration["bins"]
     zq = np.array([b["z_percentiles"] for b in bins], dtype=float)
     idx = _bin_index(bins, np.nan_to_num(pred, nan=0.0))
-    return quantiles_from_z(calibration, pred, sigma, zq[idx])
+    q = quantiles_from_z(calibration, pred, sigma, zq[idx])
+    if _space(calibration) == "ln" and all("label_range" in b for b in bins):
+        bounds = np.array([b["label_range"] for b in bins], dtype=float)[idx]
+        q = np.clip(q, bounds[:, :1], bounds[:, 1:])
+    return q
 
 
 def pit(calibration: dict, pred, sigma, label) -> np.ndarray:

@@ -365,3 +365,23 @@ def test_fitted_percentiles_are_positive_for_wide_multiplicative_errors():
     # 20,000 test stars: the standard error of a fraction near 0.16 is 0.26 points
     assert abs(rep["overall"]["below_p16"] - 0.16) < 0.02
     assert abs(rep["overall"]["within_p05_p95"] - 0.90) < 0.015
+
+
+def test_percentiles_stay_within_the_bins_calibration_labels():
+    # a spread far beyond the calibration stars' (p = 2 makes sigma grow as its square) would
+    # give T * exp(z * sigma / T) of 1e-5 K and 1e14 K; the bin's label range bounds them
+    rng = np.random.default_rng(12)
+    n = 4000
+    pred = rng.uniform(4000, 9000, n)
+    spread = rng.uniform(50, 300, n)
+    label = pred * np.exp(rng.normal(0, 0.05, n))
+    cal = fit_calibration(pred, spread, label)
+    lo = min(b["label_range"][0] for b in cal["bins"])
+    hi = max(b["label_range"][1] for b in cal["bins"])
+    assert lo == pytest.approx(label.min()) and hi == pytest.approx(label.max())
+    for b in cal["bins"]:
+        b["p"], b["floor_k"] = 2.0, 0.0
+    q = apply_percentiles(cal, np.array([6000.0, 6000.0]), np.array([100.0, 1e5]))
+    assert q[1, 0] >= lo and q[1, 4] <= hi  # clipped to the bin's labels
+    assert lo < q[0, 0] < q[0, 4] < hi  # an ordinary star is untouched
+    assert (np.diff(q, axis=1) >= 0).all()
