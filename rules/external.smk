@@ -41,6 +41,7 @@ if VALIDATION:
         params:
             spec=validation_spec,
             models=MODELS,
+            loaded=ALL_MODELS,
             batch_rows=config["predict"]["batch_rows"],
             simulated=simulated(),
         script:

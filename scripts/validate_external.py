@@ -16,9 +16,11 @@ def main(smk) -> None:
     inp, params = smk.input, smk.params
     spec = dict(params.spec)
     table = ValidationTable.from_config(spec.pop("name"), spec)
+    # every model of the run is loaded as `snakemake stars` loads them (params.loaded, the order
+    # of the inputs); the Teff models (params.models) are compared
     models = {
         m: {"model": inp.models[i], "metadata": inp.metadata[i], "calibration": inp.calibrations[i]}
-        for i, m in enumerate(params.models)
+        for i, m in enumerate(params.loaded)
     }
     with timed(logger, f"loading {len(models)} models"):
         stored = load_stored_models(
