@@ -14,6 +14,13 @@ rule build_catalog:
             results_path("models/{model}/calibration.json"), model=MODELS
         ),
         models=expand(results_path("models/{model}/model.parquet"), model=MODELS),
+        # log g and [M/H] beside Teff (ebteff.parameter_catalog)
+        parameter_predictions=expand(
+            results_path("predictions/{model}.parquet"), model=PARAMETER_MODELS
+        ),
+        parameter_calibrations=expand(
+            results_path("models/{model}/calibration.json"), model=PARAMETER_MODELS
+        ),
     output:
         fits=CATALOG_FITS,
         parquet=CATALOG_PARQUET,
@@ -39,6 +46,7 @@ rule build_catalog:
         enforce_memory=ENFORCE_MEMORY,
     params:
         models=MODELS,
+        parameter_models=PARAMETER_MODELS,
         config_hash=config_hash(),
         simulated=simulated(),
     script:

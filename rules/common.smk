@@ -27,11 +27,33 @@ PHOTOMETRY_SUMMARY = results_path("photometry/summary.json")
 CORRECTION_JSON = results_path("correction/teff_correction.json")
 CORRECTION_PKL = results_path("correction/teff_correction_coeffs_deg2.pkl")
 SPLIT = results_path("split/split.parquet")
-MODELS = list(config["models"])
+
+
+def _models_of(teff):
+    """Config models of Teff (teff=True) or of the parameters of `parameters:` (log g, [M/H];
+    teff=False), config order."""
+    from ebteff.parameters import TEFF, parameter_of
+
+    return [
+        m
+        for m, entry in config["models"].items()
+        if (parameter_of(entry["target"]) is TEFF) == teff
+        and (teff or parameter_of(entry["target"]).key in config.get("parameters", []))
+    ]
+
+
+# MODELS: the Teff models (teff_best, report, validation, tuning, release); PARAMETER_MODELS:
+# the models of log g and [M/H] (logg_best, mh_best: ebteff.parameter_catalog), trained by the
+# run (a published or legacy release carries Teff models only)
+MODELS = _models_of(True)
+PARAMETER_MODELS = (
+    _models_of(False) if config["model_source"]["source"] == "train" else []
+)
+ALL_MODELS = MODELS + PARAMETER_MODELS
 
 
 wildcard_constraints:
-    model="|".join(MODELS),
+    model="|".join(ALL_MODELS),
 
 
 def config_hash():
@@ -216,7 +238,7 @@ def all_targets():
     targets = [PHOTOMETRY_SUMMARY, CORRECTION_JSON, CORRECTION_PKL]
     if simulated():
         targets.append(results_path("correction/metrics.json"))
-    for name in MODELS:
+    for name in ALL_MODELS:
         targets += model_outputs(name)
         targets += [
             f"{RESULTS}/calibration/{name}.json",
@@ -455,9 +477,13 @@ def stars_model_inputs(wildcards=None):
         best, correction = results_path("calibration/teff_best.json"), CORRECTION_JSON
         label = LABEL_CALIBRATION
     return {
-        "models": expand(results_path("models/{model}/model.parquet"), model=MODELS),
-        "metadata": expand(results_path("models/{model}/metadata.json"), model=MODELS),
-        "calibrations": expand(calibration, model=MODELS),
+        "models": expand(
+            results_path("models/{model}/model.parquet"), model=ALL_MODELS
+        ),
+        "metadata": expand(
+            results_path("models/{model}/metadata.json"), model=ALL_MODELS
+        ),
+        "calibrations": expand(calibration, model=ALL_MODELS),
         "best_calibration": best,
         "correction": correction,
         "label_calibration": label,

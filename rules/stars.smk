@@ -30,7 +30,7 @@ if STARS:
             attempt=attempt_number,
             enforce_memory=ENFORCE_MEMORY,
         params:
-            models=MODELS,
+            models=ALL_MODELS,
             batch_rows=config["predict"]["batch_rows"],
             config_hash=config_hash(),
         script:

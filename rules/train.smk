@@ -109,7 +109,7 @@ else:
             results_path("logs/download_release_file/{release_file}.log"),
         wildcard_constraints:
             release_file="|".join(
-                [rf"{m}/calibration\.json" for m in MODELS]
+                [rf"{m}/calibration\.json" for m in ALL_MODELS]
                 + [
                     r"teff_best_calibration\.json",
                     r"teff_gaia_corrected\.json",

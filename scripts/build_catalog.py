@@ -25,6 +25,7 @@ from ebteff.features import prepare_photometry
 from ebteff.flags import model_bit_comment
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
 from ebteff.logs import finished, setup_logging
+from ebteff.parameter_catalog import parameter_inputs, summarise_parameters, with_parameters
 from ebteff.writers import write_csv, write_fits, write_votable
 
 
@@ -44,8 +45,24 @@ def main(smk) -> None:
         m: json.loads(open(path).read())
         for m, path in zip(models, smk.input.calibrations, strict=True)
     }
+    # models of log g and [M/H] (ebteff.parameter_catalog): columns beside Teff's
+    others = list(smk.params.parameter_models)
+    raw_others = {
+        m: pl.read_parquet(path)
+        for m, path in zip(others, smk.input.parameter_predictions, strict=True)
+    }
+    cal_others = {
+        m: json.loads(open(path).read())
+        for m, path in zip(others, smk.input.parameter_calibrations, strict=True)
+    }
     lf = scan_photometry(smk.input.photometry)
-    features = sorted({f for cal in calibrations.values() for f in cal.get("feature_range", {})})
+    features = sorted(
+        {
+            f
+            for cal in [*calibrations.values(), *cal_others.values()]
+            for f in cal.get("feature_range", {})
+        }
+    )
     # the models' features (derived colours included), for the training-range bit
     phot = prepare_photometry(lf, correction).select("source_id", *features).collect()
     split = pl.read_parquet(smk.input.split)
@@ -91,6 +108,18 @@ def main(smk) -> None:
     chosen_test = labelled(chosen, "test")
     del chosen, first  # a catalogue-sized frame each: the test stars are all that is needed on
     cat = catalogue_rows(base, raw, calibrations, best_calibration, label_calibration, phot)
+    if others:
+        names = lf.collect_schema().names()
+        wanted = [c for c in parameter_inputs({"logg", "mh"}) if c in names]
+        labels = lf.select("source_id", *wanted).collect()
+        cat = with_parameters(
+            cat,
+            labels.join(split, on="source_id", how="left", maintain_order="left"),
+            raw_others,
+            cal_others,
+            phot,
+        )
+        del labels
     if cat.height != base.height or cat["source_id"].n_unique() != base.height:
         raise ValueError("catalogue rows do not match the input stars one to one")
     label_sources = label_calibration is not None or "teff_gspphot_lower" in base.columns
@@ -111,6 +140,8 @@ def main(smk) -> None:
         label_percentile_report(cat, ref, label_calibration) if label_calibration else None
     )
     summary = summarise(cat, models)
+    if others:
+        summary["parameters"] = summarise_parameters(cat, cal_others)
     summary["teff_best_calibration_test"] = best_report["test"]["overall"]
     summary["teff_best_percentiles_test"] = best_report["percentiles_by_predicted_bin"]["overall"]
 

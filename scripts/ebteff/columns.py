@@ -124,6 +124,10 @@ def column_meta(name: str) -> tuple[str, str, str]:
     """(unit, UCD, description) of a catalogue column."""
     if name in COLUMN_DOC:
         return COLUMN_DOC[name]
+    if name.startswith(("logg_", "mh_")):  # log g and [M/H] beside Teff
+        from .parameter_catalog import parameter_column_meta
+
+        return parameter_column_meta(name)
     model = name[5:]
     for p, t in _PCT_TEXT.items():
         if name.endswith(f"_{p}"):

@@ -40,6 +40,8 @@ from .correction import Correction, load_correction_json
 from .features import ModelSpec, prepare_photometry
 from .flags import NO_FEATURES_REASON
 from .io import read_json
+from .parameter_catalog import parameter_inputs, with_parameters
+from .parameters import TEFF
 from .predict import LoadedModel, predict_frame
 from .release import BEST_CALIBRATION_FILE, CORRECTION_FILE, LABEL_CALIBRATION_FILE, MODEL_FILES
 from .schema import ARCHIVE_NAMES, DERIVED_COLOURS, NEGATED_ARCHIVE_COLOURS, UPSTREAM_COLOURS
@@ -60,6 +62,9 @@ class StoredModels:
     correction: Correction
     #: :func:`ebteff.catalog.fit_label_calibration` of the catalogue (None: none was fitted)
     label_calibration: dict | None = None
+    #: models of log g and [M/H] (:mod:`ebteff.parameter_catalog`), calibrations in
+    #: ``calibrations``; ``models`` holds the Teff models only
+    others: tuple[LoadedModel, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -110,11 +115,12 @@ def load_stored_models(
         calibrations[name] = read_json(paths["calibration"])
     best = read_json(best_calibration)
     return StoredModels(
-        tuple(loaded),
+        tuple(m for m in loaded if m.spec.parameter is TEFF),
         calibrations,
         best.get("calibration", best),
         load_correction_json(correction),
         read_json(label_calibration).get("calibration") if label_calibration else None,
+        tuple(m for m in loaded if m.spec.parameter is not TEFF),
     )
 
 
@@ -188,7 +194,8 @@ def predict_batch(
         raise TableError(f"{path}: {frame['source_id'].null_count()} row(s) have no source_id")
     prepared = prepare_photometry(frame.lazy(), None).collect()
     base = catalogue_base(prepared.lazy(), stored.correction).collect()
-    absent = {f for m in stored.models for f in m.spec.features} - set(prepared.columns)
+    every = [*stored.models, *stored.others]
+    absent = {f for m in every for f in m.spec.features} - set(prepared.columns)
     features = prepared.with_columns(pl.lit(None, pl.Float64).alias(f) for f in sorted(absent))
     raw = predict_frame(
         features, list(stored.models), batch_rows=max(1, frame.height), n_jobs=n_jobs
@@ -204,6 +211,23 @@ def predict_batch(
         stored.label_calibration,
         features,
     )
+    if stored.others:  # log g and [M/H], as the catalogue gives them
+        other = predict_frame(
+            features, list(stored.others), batch_rows=max(1, frame.height), n_jobs=n_jobs
+        )
+        cat = with_parameters(
+            cat,
+            prepared.select(
+                "source_id",
+                *(c for c in parameter_inputs({"logg", "mh"}) if c in prepared.columns),
+            ),
+            {
+                m.spec.name: other.select("source_id", m.spec.raw_column, m.spec.spread_column)
+                for m in stored.others
+            },
+            stored.calibrations,
+            features,
+        )
     reason = prepared.select(_reason(prepared, stored.models).alias(REASON))[REASON]
     return cat.with_columns(
         # the catalogue's reason (novel to every model), or the features each model lacked
@@ -250,11 +274,12 @@ def predicted_batches(
     """Catalogue rows of the table at ``path``, batch by batch (a generator). ``keep``: columns
     of the table (numbers, e.g. a reference Teff) carried into the rows as they are read;
     ``outside``: add each model's :func:`outside_columns`."""
-    numeric = {f for m in stored.models for f in m.spec.features} | {
+    numeric = {f for m in (*stored.models, *stored.others) for f in m.spec.features} | {
         "teff_gaia",
         "ra",
         "dec",
         *GSPPHOT_PERCENTILES,
+        *parameter_inputs({"logg", "mh"}),
         *keep,
     }
     checked = False
@@ -332,11 +357,12 @@ def predict_table(frame, model_dir, models=None, *, batch_rows: int = 100_000, n
     if not isinstance(frame, pl.DataFrame):
         frame = pl.from_pandas(frame)
     stored = load_stored_models(**release_files(model_dir, models))
-    numeric = {f for m in stored.models for f in m.spec.features} | {
+    numeric = {f for m in (*stored.models, *stored.others) for f in m.spec.features} | {
         "teff_gaia",
         "ra",
         "dec",
         *GSPPHOT_PERCENTILES,
+        *parameter_inputs({"logg", "mh"}),
     }
     missing = {}
     table = normalise(frame, "the table", numeric, missing=missing)

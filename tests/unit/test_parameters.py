@@ -125,3 +125,46 @@ def test_log_g_model_spec_and_feature_table():
     out = predict_frame(phot.collect(), [LoadedModel(spec, rf)])
     assert out.columns == ["source_id", "logg_lg_raw", "logg_lg_spread"]
     assert out["logg_lg_raw"].drop_nulls().is_between(3.09, 4.21).all()
+
+
+def test_parameter_block_takes_gsp_phot_then_the_model():
+    """Star 1 has GSP-Phot log g with its own 16th/84th percentiles, star 2 without them, star
+    3 none (the model's, percentiles by hand: 4.1 + z_q * 0.1 dex), star 4 neither (X)."""
+    from ebteff.parameter_catalog import parameter_block
+
+    z = [-1.6, -1.0, 0.0, 1.0, 1.6]
+    cal = {
+        "parameter": "logg",
+        "unit": "dex",
+        "space": "linear",
+        "bins": [{"lo": -0.5, "hi": None, "k": 1.0, "floor_k": 0.0, "p": 1.0, "z_percentiles": z}],
+    }
+    base = pl.DataFrame(
+        {
+            "source_id": [1, 2, 3, 4],
+            "logg_gaia": [4.0, 3.5, -999.0, None],
+            "logg_gspphot_lower": [3.9, None, None, None],
+            "logg_gspphot_upper": [4.2, None, None, None],
+        }
+    )
+    raw = pl.DataFrame(
+        {
+            "source_id": [1, 2, 3, 4],
+            "logg_m_raw": [4.3, 3.6, 4.1, None],
+            "logg_m_spread": [0.1, 0.1, 0.1, None],
+        }
+    )
+    out = parameter_block(base, {"m": raw}, {"m": cal}, LOGG)
+    assert out["logg_best"].to_list()[:3] == pytest.approx([4.0, 3.5, 4.1])
+    assert out["logg_best"][3] is None
+    assert out["logg_best_source"].to_list() == ["gaia", "gaia", "m", ""]
+    assert out["logg_flag"].to_list() == ["A", "A", "B", "X"]  # 0.1 dex < 0.15: B
+    g = 1.6448536269514722
+    assert out.row(0, named=True)["logg_best_p05"] == pytest.approx(4.0 - g * 0.1)
+    assert out.row(0, named=True)["logg_best_p95"] == pytest.approx(4.0 + g * 0.2)
+    assert out.row(0, named=True)["logg_best_err"] == pytest.approx(0.15)
+    assert out.row(1, named=True)["logg_best_err"] is None  # nothing measures its scatter
+    q = [out.row(2, named=True)[f"logg_best_{p}"] for p in ("p05", "p16", "p50", "p84", "p95")]
+    assert q == pytest.approx([4.1 + 0.1 * v for v in z])
+    assert out.row(2, named=True)["logg_best_err"] == pytest.approx(0.1)
+    assert out["logg_flag_bits"].to_list()[:3] == [1, 1, 2 | 256]

@@ -41,7 +41,9 @@ included). Sources:
   Table 1: 22% below 0.1 M_sun, 26% at 0.1-0.5, 44% at 0.7-1.3, >=50% at 1.5-5, >=60% at 8-16,
   >=80% above 16 M_sun; interpolated in log M); mass ratio flat, q ~ U(max(0.1, 0.08/M1), 1)
   (Raghavan et al. 2010, ApJS 190, 1; Moe & Di Stefano 2017, ApJS 230, 15); periods log-normal,
-  mean log P[d] 5.03, sigma 2.28 for solar-type primaries (Raghavan et al. 2010); massive
+  mean log P[d] 5.03, sigma 2.28 for solar-type primaries (Raghavan et al. 2010), closer for M
+  dwarfs (Duchene & Kraus 2013, Table 1: separations peaking at ~5.3 au, sigma 1.3 dex, i.e.
+  log P 3.85 +/- 1.95 at 0.3 M_sun; linear in log M1 up to 1 M_sun, approx.); massive
   primaries have far more close companions (Moe & Di Stefano 2017, their Sect. 9): for O stars
   f(log P) ~ (log P)^-0.55 on 0.15-3.5 (Sana et al. 2012, Science 337, 444); the share of
   binaries following the massive-star law rises linearly in log M1 from 0 at 1.5 M_sun to 1 at
@@ -124,6 +126,8 @@ MULTIPLICITY = ((0.08, 0.22), (0.3, 0.26), (1.0, 0.44), (3.0, 0.50), (12.0, 0.60
 Q_MIN = 0.1
 SECONDARY_MIN_MASS = 0.08
 LOG_PERIOD_MEAN, LOG_PERIOD_SIGMA = 5.03, 2.28
+#: (primary mass, mean, sigma of log P[d]) of M dwarfs (Duchene & Kraus 2013; period_law).
+LOW_MASS_PERIODS = (0.3, 3.85, 1.95)
 #: Massive primaries: f(log P) ~ (log P)^-0.55 on 0.15 < log P[d] < 3.5 (Sana et al. 2012), and
 #: the primary masses over which the distribution changes from solar-type to massive.
 MASSIVE_LOG_PERIOD_SLOPE = -0.55
@@ -444,24 +448,45 @@ def multiplicity(mass) -> np.ndarray:
     return np.interp(np.log10(mass), np.log10(nodes[:, 0]), nodes[:, 1])
 
 
-def eclipse_weight(radius_sum, total_mass) -> tuple[np.ndarray, np.ndarray, float]:
+def period_law(mass1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sigma of log10 P[d] for primaries of this mass: Raghavan et al. (2010) from
+    1 M_sun up, M dwarfs' closer companions (Duchene & Kraus 2013, Table 1: separations peaking
+    at ~5.3 au, sigma 1.3 dex in log a, i.e. log P ~ 3.85 +/- 1.95 at 0.3 M_sun) below, linear
+    in log M1 between (approx.)."""
+    m = np.asarray(mass1, dtype=float)
+    (m_lo, mu_lo, sig_lo), (m_hi, mu_hi, sig_hi) = (
+        LOW_MASS_PERIODS,
+        (
+            1.0,
+            LOG_PERIOD_MEAN,
+            LOG_PERIOD_SIGMA,
+        ),
+    )
+    t = np.clip(np.log(m / m_lo) / math.log(m_hi / m_lo), 0.0, 1.0)
+    return mu_lo + t * (mu_hi - mu_lo), sig_lo + t * (sig_hi - sig_lo)
+
+
+def eclipse_weight(radius_sum, total_mass, mass1=None):
     """(W / f_bin, x_min, mu'): chance that a binary with these radii and mass eclipses.
 
     W / f_bin = integral over the log-normal periods with a > R1 + R2 of (R1 + R2) / a
-    (closed form in the module docstring); x_min = log10 of the shortest period allowed.
+    (closed form in the module docstring); x_min = log10 of the shortest period allowed. The
+    periods are Raghavan's, or with ``mass1`` the primary mass's (:func:`period_law`).
     """
     k = 2.0 / 3.0 * math.log(10.0)
-    mu, sigma = LOG_PERIOD_MEAN, LOG_PERIOD_SIGMA
+    if mass1 is None:
+        mu, sigma = LOG_PERIOD_MEAN, LOG_PERIOD_SIGMA
+    else:
+        mu, sigma = period_law(mass1)
     r = radius_sum / (KEPLER_RSUN * np.cbrt(total_mass))
     x_min = 1.5 * np.log10(r)
     mu_eb = mu - k * sigma**2
-    w = r * math.exp(-k * mu + 0.5 * k * k * sigma * sigma) * special.ndtr((mu_eb - x_min) / sigma)
+    w = r * np.exp(-k * mu + 0.5 * k * k * sigma * sigma) * special.ndtr((mu_eb - x_min) / sigma)
     return w, x_min, mu_eb
 
 
-def draw_log_period(rng, x_min, mu_eb) -> np.ndarray:
+def draw_log_period(rng, x_min, mu_eb, sigma=LOG_PERIOD_SIGMA) -> np.ndarray:
     """log10 P[d] of eclipsing pairs: N(mu', sigma) truncated below at x_min (inverse CDF)."""
-    sigma = LOG_PERIOD_SIGMA
     tail = special.ndtr((mu_eb - x_min) / sigma)
     u = rng.random(np.shape(x_min))
     return mu_eb - sigma * special.ndtri(u * tail)
@@ -642,7 +667,7 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     mass2 = rng.uniform(q_lo, 1.0) * mass1
     secondary = evolve(mass2, age * 1000.0)
     radius_sum = primary["radius"] + secondary["radius"]
-    w_solar, x_min, _ = eclipse_weight(radius_sum, mass1 + mass2)
+    w_solar, x_min, _ = eclipse_weight(radius_sum, mass1 + mass2, mass1)
     share = close_fraction(mass1)
     w_massive = share * massive_eclipse_weight(radius_sum, mass1 + mass2)
     w_ecl = (1.0 - share) * w_solar + w_massive
@@ -692,8 +717,9 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     """Each copy of a proposed binary: its period, position, dust and Gaia selection."""
     stars = {k: np.repeat(v, stars["copies"], axis=0) for k, v in stars.items() if k != "copies"}
     m = stars["mass1"].size
-    _, _, mu_eb = eclipse_weight(np.ones(1), np.ones(1))
-    solar = draw_log_period(rng, stars["x_min"], mu_eb)
+    mu, sigma = period_law(stars["mass1"])
+    mu_eb = mu - 2.0 / 3.0 * math.log(10.0) * sigma**2
+    solar = draw_log_period(rng, stars["x_min"], mu_eb, sigma)
     massive = draw_massive_log_period(rng, stars["x_min"])
     period = 10.0 ** np.where(rng.random(m) < stars["p_massive"], massive, solar)
     total = stars["mass1"] + stars["mass2"]
