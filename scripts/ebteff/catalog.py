@@ -473,6 +473,17 @@ def summarise(cat: pl.DataFrame, models: list[str]) -> dict:
         "model_won_for_teff_best": won,
         "model_won_among_all_ml_predictions": won_all,
         "predicted_by_model": {m: int(cat[f"teff_{m}"].is_not_null().sum()) for m in models},
+        # docs/novelty.md: stars novel to each model, and those refused for it (flag X)
+        "novel_to_model": {
+            m: int((cat[f"teff_{m}_novelty"] > 1).sum())
+            for m in models
+            if f"teff_{m}_novelty" in cat.columns
+        },
+        "refused_for_novelty": int(
+            cat["no_teff_reason"].fill_null("").str.contains("novel to every model").sum()
+        )
+        if "no_teff_reason" in cat.columns
+        else 0,
         "flag_bits": {
             **{k: int(((cat["flag_bits"] & v) > 0).sum()) for k, v in FLAG_BITS.items()},
             **{
