@@ -44,11 +44,23 @@ def _models_of(teff):
 
 # MODELS: the Teff models (teff_best, report, validation, tuning, release); PARAMETER_MODELS:
 # the models of log g and [M/H] (logg_best, mh_best: ebteff.parameter_catalog), trained by the
-# run (a published or legacy release carries Teff models only)
+# run or, pinned, downloaded from a published release (a legacy release has Teff models only)
 MODELS = _models_of(True)
-PARAMETER_MODELS = (
-    _models_of(False) if config["model_source"]["source"] == "train" else []
-)
+
+
+def _published_parameter_models():
+    """model_source huggingface: the log g and [M/H] models whose files the config pins (a
+    release made before they were published carries Teff models only)."""
+    from ebteff.release import MODEL_FILES
+
+    pins = config["model_source"].get("sha256") or {}
+    return [m for m in _models_of(False) if all(pins.get(f"{m}/{f}") for f in MODEL_FILES)]
+
+
+PARAMETER_MODELS = {
+    "train": lambda: _models_of(False),
+    "huggingface": _published_parameter_models,
+}.get(config["model_source"]["source"], list)()
 ALL_MODELS = MODELS + PARAMETER_MODELS
 
 
@@ -432,6 +444,7 @@ def publish_inputs(wildcards=None):
     }
     for key, pattern in per_model.items():
         files[f"model_{key}"] = expand(pattern, model=MODELS)
+        files[f"parameter_model_{key}"] = expand(pattern, model=PARAMETER_MODELS)
     return files
 
 

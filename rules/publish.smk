@@ -27,6 +27,7 @@ rule stage_publish:
         runtime=30,
     params:
         models=MODELS,
+        parameter_models=PARAMETER_MODELS,
         release=publish_release(),
     script:
         "../scripts/stage_publish.py"

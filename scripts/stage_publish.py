@@ -17,6 +17,10 @@ def main(smk) -> None:
         name: {key: inp[f"model_{key}"][i] for key in MODEL_KEYS}
         for i, name in enumerate(smk.params.models)
     }
+    parameter_models = {
+        name: {key: inp[f"parameter_model_{key}"][i] for key in MODEL_KEYS}
+        for i, name in enumerate(smk.params.parameter_models)
+    }
     run = load_run(
         photometry=inp.photometry,
         photometry_summary=inp.photometry_summary,
@@ -27,6 +31,7 @@ def main(smk) -> None:
         correction_pkl=inp.correction_pkl,
         split_counts=inp.split_counts,
         models=models,
+        parameter_models=parameter_models,
         correction_metrics=inp.get("correction_metrics"),
         label_calibration=inp.label_calibration,
         validations=list(inp.validations) if "validations" in inp.keys() else [],

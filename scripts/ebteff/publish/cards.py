@@ -24,6 +24,7 @@ from ..columns import column_doc
 from ..evaluate import markdown_table
 from ..flags import FLAG_MEANING
 from ..formats import FOREST_FORMAT
+from ..parameters import TEFF, Parameter, parameter_of
 from ..published import model_pins_from_files
 from ..release import BEST_CALIBRATION_FILE, CORRECTION_FILE, LABEL_CALIBRATION_FILE
 from ..split import SPLITS
@@ -63,12 +64,15 @@ FILE_ROLE = {
 }
 
 #: Test metrics of each model that the model card's ``model-index`` carries: (key in
-#: metrics.json, Hub metric type, name shown, decimals).
+#: metrics.json, Hub metric type, name shown with the unit of the model's parameter, decimals
+#: for K and for dex).
 EVAL_METRICS = (
-    ("mae", "mae", "MAE (K)", 1),
-    ("rmse", "rmse", "RMSE (K)", 1),
-    ("r2", "r2", "R2", 4),
+    ("mae", "mae", "MAE ({unit})", 1, 4),
+    ("rmse", "rmse", "RMSE ({unit})", 1, 4),
+    ("r2", "r2", "R2", 4, 4),
 )
+#: The Hub's task name of each parameter.
+TASK_NAMES = {"teff": "Effective temperature", "logg": "Surface gravity", "mh": "Metallicity"}
 
 #: A coverage bin whose 1-sigma coverage falls this far below the ideal is named a limitation.
 UNDERCOVERED = 0.03
@@ -271,9 +275,28 @@ def model_context(model: ModelRun, files: Mapping[str, dict]) -> dict:
     }
 
 
-def coverage_rows(report: dict, by: str) -> list[tuple[str, dict]]:
+def parameter_model_context(model: ModelRun, files: Mapping[str, dict]) -> dict:
+    """A model of log g or [M/H]: its definition, accuracy and coverage, all in its unit (dex)."""
+    parameter = parameter_of(model.metadata["target"])
+    test = model.metrics["splits"]["test"]
+    accuracy = {"test vs label": test["vs_label"]["overall"]}
+    if "vs_truth" in test:
+        accuracy["test vs simulated truth"] = test["vs_truth"]["overall"]
+    report = model.calibration_report["test"]
+    return {
+        "model": model,
+        "parameter": parameter,
+        "meta": model.metadata,
+        "file": files[f"{model.name}/model.parquet"],
+        "accuracy": accuracy,
+        "per_bin": test["vs_label"]["per_bin"],
+        "coverage_by_predicted": coverage_rows(report, "by_predicted_bin", parameter),
+    }
+
+
+def coverage_rows(report: dict, by: str, parameter: Parameter = TEFF) -> list[tuple[str, dict]]:
     """(label, statistics) per bin of the test split, then over all stars, calibrated and raw."""
-    rows = [(f"{name} K", st) for name, st in report[by]["per_bin"].items()]
+    rows = [(f"{name} {parameter.unit}", st) for name, st in report[by]["per_bin"].items()]
     rows.append(("**all (calibrated)**", report[by]["overall"]))
     rows.append(("all, raw tree spread", report["raw_tree_spread"]["overall"]))
     return rows
@@ -305,15 +328,19 @@ def eval_results(run: Run, release: Release) -> list:
     from huggingface_hub import EvalResult
 
     results = []
-    for m in run.models:
+    models = [(m, TEFF) for m in run.models]
+    models += [(m, parameter_of(m.metadata["target"])) for m in run.parameter_models]
+    for m, parameter in models:
         test = m.metrics["splits"]["test"]["vs_label"]["overall"]
-        for key, metric, shown, digits in EVAL_METRICS:
+        for key, metric, shown, digits_k, digits_dex in EVAL_METRICS:
             if test.get(key) is None:  # R2 of fewer than two stars
                 continue
+            shown = shown.format(unit=parameter.unit)
+            digits = digits_k if parameter is TEFF else digits_dex
             results.append(
                 EvalResult(
                     task_type="tabular-regression",
-                    task_name="Effective temperature",
+                    task_name=TASK_NAMES[parameter.key],
                     dataset_type=release.dataset_repo,
                     dataset_name=f"{DATASET_TITLE} (test split)",
                     dataset_split="test",
@@ -342,6 +369,7 @@ def render_model_card(run: Run, release: Release, files: Mapping[str, dict]) -> 
             "gaia",
             "eclipsing-binaries",
             "effective-temperature",
+            *(["surface-gravity", "metallicity"] if run.parameter_models else []),
             "random-forest",
             *(["simulated"] if release.simulated else []),
         ],
@@ -378,5 +406,6 @@ def render_model_card(run: Run, release: Release, files: Mapping[str, dict]) -> 
         model_source_yaml=yaml.safe_dump(model_source, sort_keys=False),
         limits=[model_limits(m, run.catalog_summary) for m in run.models],
         validations=run.validations,
+        parameter_models=[parameter_model_context(m, files) for m in run.parameter_models],
     )
     return card_text(ModelCard, data, body)

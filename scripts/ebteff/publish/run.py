@@ -63,6 +63,8 @@ class Run:
     label_calibration_file: Path | None = None
     #: results of the external validation (:func:`ebteff.external.validate`), one per table
     validations: tuple[dict, ...] = ()
+    #: the models of log g and [M/H] (logg_best, mh_best), released beside the Teff ones
+    parameter_models: tuple[ModelRun, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,23 +107,12 @@ def load_run(
     correction_metrics: str | os.PathLike | None = None,
     label_calibration: str | os.PathLike | None = None,
     validations: Sequence[str | os.PathLike] = (),
+    parameter_models: Mapping[str, Mapping[str, str | os.PathLike]] | None = None,
 ) -> Run:
-    """Read a run's summaries. ``models`` maps a name to the paths of its ``model``,
-    ``metadata``, ``calibration``, ``metrics``, ``calibration_report`` and ``feature_counts``;
-    ``validations``: the JSON of each external validation table."""
-    runs = []
-    for name, paths in models.items():
-        runs.append(
-            ModelRun(
-                name=name,
-                files={f: Path(paths[f.split(".")[0]]) for f in MODEL_REPO_FILES},
-                metadata=read_json(paths["metadata"]),
-                calibration=read_json(paths["calibration"]),
-                metrics=read_json(paths["metrics"]),
-                calibration_report=read_json(paths["calibration_report"]),
-                feature_counts=read_json(paths["feature_counts"]),
-            )
-        )
+    """Read a run's summaries. ``models`` (Teff) and ``parameter_models`` (log g, [M/H]) map a
+    name to the paths of its ``model``, ``metadata``, ``calibration``, ``metrics``,
+    ``calibration_report`` and ``feature_counts``; ``validations``: the JSON of each external
+    validation table."""
     return Run(
         photometry=Path(photometry),
         catalog_fits=Path(catalog_fits),
@@ -133,9 +124,25 @@ def load_run(
         correction=read_json(correction_json),
         split_counts=read_json(split_counts),
         fits_header=fits_catalog_header(catalog_fits),
-        models=tuple(runs),
+        models=_model_runs(models),
+        parameter_models=_model_runs(parameter_models or {}),
         correction_metrics=read_json(correction_metrics) if correction_metrics else None,
         best_calibration_file=Path(best_calibration),
         label_calibration_file=Path(label_calibration) if label_calibration else None,
         validations=tuple(read_json(p) for p in validations),
+    )
+
+
+def _model_runs(models: Mapping[str, Mapping[str, str | os.PathLike]]) -> tuple[ModelRun, ...]:
+    return tuple(
+        ModelRun(
+            name=name,
+            files={f: Path(paths[f.split(".")[0]]) for f in MODEL_REPO_FILES},
+            metadata=read_json(paths["metadata"]),
+            calibration=read_json(paths["calibration"]),
+            metrics=read_json(paths["metrics"]),
+            calibration_report=read_json(paths["calibration_report"]),
+            feature_counts=read_json(paths["feature_counts"]),
+        )
+        for name, paths in models.items()
     )

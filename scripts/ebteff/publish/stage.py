@@ -85,7 +85,7 @@ def stage(run: Run, release: Release, dataset_dir: Path, models_dir: Path) -> di
             sources["dataset"][rel] = str(src)
         _write_text(render_photometry_summary(run), tmp_dataset / PHOTOMETRY_SUMMARY_FILE)
         _write_text(render_catalog_description(run), tmp_dataset / CATALOG_DESCRIPTION_FILE)
-        for model in run.models:
+        for model in (*run.models, *run.parameter_models):
             for rel, src in model.files.items():
                 _copy(src, tmp_models / model.name / rel)
                 sources["models"][f"{model.name}/{rel}"] = str(src)
@@ -119,7 +119,9 @@ def stage(run: Run, release: Release, dataset_dir: Path, models_dir: Path) -> di
                 "source": "huggingface",
                 "repo_id": release.model_repo,
                 "revision": release.revision,
-                "sha256": model_pins_from_files(model_files, [m.name for m in run.models]),
+                "sha256": model_pins_from_files(
+                    model_files, [m.name for m in (*run.models, *run.parameter_models)]
+                ),
             },
         }
         _replace_dir(tmp_dataset, dataset_dir)
