@@ -78,7 +78,9 @@ def calibration_coverage_figure(
                 fontsize=9,
             )
         axes[0, col].set_title(f"per bin of the {by} {parameter.name}")
-        axes[1, col].set_xticks(np.arange(len(groups)), ["all"] + [bin_title(b) for b in bins])
+        axes[1, col].set_xticks(
+            np.arange(len(groups)), ["all"] + [bin_title(b, parameter) for b in bins]
+        )
         axes[1, col].set_xlabel(f"{by} {parameter.name} bin ({parameter.unit})")
     fig.suptitle("Coverage of the calibrated uncertainties, test split")
     handles, labels = unique_legend(axes.flat)

@@ -234,6 +234,6 @@ def binned_metrics_figure(
         ax_mae.legend(loc="upper left")
     for ax in (ax_mae, ax_bias):
         ax.grid(alpha=0.3)
-    ax_bias.set_xticks(x, [bin_title(b) for b in bins])
+    ax_bias.set_xticks(x, [bin_title(b, parameter) for b in bins])
     ax_bias.set_xlabel(f"reference {name} bin ({unit})")
     save(fig, path)
