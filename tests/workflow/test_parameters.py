@@ -10,6 +10,7 @@ the catalogue's log g and [M/H]; the report must show their accuracy and coverag
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -32,6 +33,8 @@ CATALOG = "results/tiny/catalog/eb_teff_catalog"
 PHOTOMETRY = "resources/tiny/photometry/eb_unified_photometry.parquet"
 NEW = {"logg": "gaia_logg", "mh": "gaia_mh"}
 N_STARS = 1000
+MODEL_REPO = load_test_config()["publish"]["model_repo"]
+TOKEN = "hf_loopbackParametersToken0123456789"
 
 
 def parameter_config() -> dict:
@@ -165,3 +168,43 @@ def test_report_shows_log_g_and_mh_in_dex(with_parameters):
     # the Teff figures are still there, titled by Teff
     teff = read_panel_points(workdir / "results/tiny/plots/metrics_per_bin.png")
     assert "Teff" in teff[0]["title"]
+
+
+def test_the_release_carries_log_g_and_mh_for_model_source_huggingface(
+    with_parameters, hub_server, tmp_path
+):
+    """`snakemake publish` stages the log g and [M/H] models, pinned, with their card section in
+    dex; a run with model_source huggingface and those pins downloads them (trains nothing) and
+    gives exactly the catalogue's log g and [M/H]."""
+    workdir, _ = with_parameters
+    env = hub_server.client_env(tmp_path / "hf-home", HF_TOKEN=TOKEN)
+    run_snakemake(workdir, "publish", configfile=workdir / "parameters.yaml", env=env)
+    publish = workdir / "results/tiny/publish"
+    pins = json.loads((publish / "manifest.json").read_text())["model_source"]["sha256"]
+    for model in NEW.values():
+        assert {f"{model}/{f}" for f in ("model.parquet", "metadata.json", "calibration.json")} <= (
+            set(pins)
+        )
+    card = (publish / "models/README.md").read_text()
+    summary = card.split("## Surface gravity and metallicity", 1)[1].split("\n## `", 1)[0]
+    assert "MAE (dex)" in summary and all(m in summary for m in NEW.values())
+    assert not re.search(r"\bK\b", summary), summary
+
+    hub_server.add_folder("model", MODEL_REPO, publish / "models")
+    dest = tmp_path / "hub-run"
+    shutil.copytree(workdir, dest, symlinks=True)
+    shutil.rmtree(dest / "results/tiny/models")
+    config = parameter_config()
+    config["model_source"].update(source="huggingface", repo_id=MODEL_REPO, sha256=pins)
+    proc = run_snakemake(
+        dest, f"{CATALOG}.parquet", configfile=write_config(tmp_path / "hub.yaml", config), env=env
+    )
+    log = proc.stdout + proc.stderr
+    assert re.search(r"rule download_model:", log) and not re.search(r"rule train_model:", log)
+    for model in NEW.values():
+        path = f"results/tiny/models/{model}/model.parquet"
+        assert (dest / path).read_bytes() == (workdir / path).read_bytes(), path
+    got = pl.read_parquet(dest / f"{CATALOG}.parquet")
+    want = pl.read_parquet(workdir / f"{CATALOG}.parquet")
+    new = [c for c in want.columns if c.split("_")[0] in NEW]
+    assert new and got.select(new).equals(want.select(new), null_equal=True)

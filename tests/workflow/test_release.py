@@ -32,6 +32,7 @@ from ebteff.features import ModelSpec, build_feature_table, prepare_photometry
 from ebteff.forest import load_forest, save_forest, train_forest
 from ebteff.hub import ChecksumError
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
+from ebteff.parameters import parameter_of
 from ebteff.predict import LoadedModel, predict_frame
 from ebteff.publish.run import Release, load_run
 from ebteff.publish.stage import StagingError, stage, verify_staged
@@ -46,7 +47,7 @@ from ebteff.published import (
 from ebteff.split import split_table
 from ebteff.validate import validate_photometry
 from ebteff.writers import write_fits
-from helpers.photometry_tables import make_table
+from helpers.photometry_tables import SENTINEL, make_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATASET_REPO = "ebteff-test/gaia-eb-teff-datasets"
@@ -61,6 +62,14 @@ MODELS = {
     },
     "gaia_ir_k": {"features": ["bp_rp", "j_k", "rp_k"], "target": "teff_gaia", "transform": "none"},
 }
+#: A model of log g, released beside the Teff models (its metrics and calibration in dex).
+PARAMETER_MODELS = {
+    "gaia_logg": {
+        "features": ["g", "bp", "rp", "bp_rp"],
+        "target": "logg_gaia",
+        "transform": "none",
+    }
+}
 HYPER = {"n_estimators": 6, "max_depth": 6, "min_samples_leaf": 2, "random_state": 0}
 # Template leftovers, and Python values that leaked into text unformatted.
 PLACEHOLDERS = re.compile(r"(?i:TODO|TBD|FIXME|XXX|lorem|placeholder)|\bnan\b|\bNone\b|\binf\b")
@@ -73,7 +82,16 @@ def build_run(root: Path) -> dict:
     """Every file stage_publish reads, written the way the workflow's rules write them."""
     res = root / "results"
     photometry = root / "resources" / "photometry.parquet"
-    write_parquet(make_table(N_STARS, seed=3), photometry)
+    table = make_table(N_STARS, seed=3)
+    # GSP-Phot-like log g where the table has one (make_table draws every label in 10-20)
+    logg = np.random.default_rng(4).uniform(3.0, 5.0, N_STARS)
+    table = table.with_columns(
+        pl.when(pl.col("logg_gaia") == SENTINEL)
+        .then(SENTINEL)
+        .otherwise(pl.Series(logg))
+        .alias("logg_gaia")
+    )
+    write_parquet(table, photometry)
     write_json(validate_photometry(photometry), res / "photometry/summary.json")
 
     correction = Correction((-2000.0, 2.9, -5.0e-5))
@@ -105,7 +123,8 @@ def build_run(root: Path) -> dict:
         .collect()
     )
     paths, raws, calibrations = {}, {}, {}
-    for name, entry in MODELS.items():
+    for name, entry in {**MODELS, **PARAMETER_MODELS}.items():
+        par = parameter_of(entry["target"])
         spec = ModelSpec.from_config(name, {**entry, "hyperparameters": HYPER})
         table, feature_counts = build_feature_table(
             scan_photometry(photometry), split.lazy(), spec, correction
@@ -140,7 +159,7 @@ def build_run(root: Path) -> dict:
                 "features": list(spec.features),
                 "target": spec.target,
                 "transform": spec.transform,
-                "predicts": "log10(Teff / K)" if spec.transform == "log10" else "Teff (K)",
+                "predicts": "log10(Teff / K)" if spec.transform == "log10" else par.name,
                 "hyperparameters": HYPER,
                 "training_rows": train.height,
                 "n_nodes": int(sum(e.tree_.node_count for e in forest.estimators_)),
@@ -154,25 +173,26 @@ def build_run(root: Path) -> dict:
         )
         loaded = LoadedModel(spec, load_forest(p["model"])[0])
         pred = predict_frame(stars, [loaded])
-        raw, spread = f"teff_{name}_raw", f"teff_{name}_spread"
+        raw, spread = f"{par.key}_{name}_raw", f"{par.key}_{name}_spread"
         labelled_pred = table.join(pred, on="source_id").drop_nulls([raw, spread])
         splits = {}
         for part_name in ("test", "train"):
             part = labelled_pred.filter(pl.col("split") == part_name)
-            splits[part_name] = {"vs_label": full_metrics(part[spec.target], part[raw])}
+            splits[part_name] = {"vs_label": full_metrics(part[spec.target], part[raw], par)}
         write_json({"model": name, "label": spec.target, "splits": splits}, p["metrics"])
         cal = labelled_pred.filter(pl.col("split") == "calibration")
-        calibration = fit_calibration(cal[raw], cal[spread], cal[spec.target])
+        calibration = fit_calibration(cal[raw], cal[spread], cal[spec.target], parameter=par)
         calibration.update(model=name, label=spec.target, calibration_stars=cal.height)
         write_json(calibration, p["calibration"])
         test = labelled_pred.filter(pl.col("split") == "test")
         sigma = apply_calibration(calibration, test[raw].to_numpy(), test[spread].to_numpy())
         write_json(
-            {"test": split_report(test[raw], test[spread], sigma, test[spec.target])},
+            {"test": split_report(test[raw], test[spread], sigma, test[spec.target], calibration)},
             p["calibration_report"],
         )
-        raws[name], calibrations[name] = pred, calibration
         paths[name] = p
+        if par.key == "teff":
+            raws[name], calibrations[name] = pred, calibration
 
     # the catalogue's own per-star path, as build_catalog and predict_table take it
     cat = catalogue_rows(base, raws, calibrations, photometry=stars)
@@ -209,7 +229,8 @@ def build_run(root: Path) -> dict:
         "correction_json": res / "correction/teff_correction.json",
         "correction_pkl": res / "correction/teff_correction_coeffs_deg2.pkl",
         "split_counts": res / "split/counts.json",
-        "models": paths,
+        "models": {m: paths[m] for m in MODELS},
+        "parameter_models": {m: paths[m] for m in PARAMETER_MODELS},
     }
 
 
@@ -380,7 +401,7 @@ def test_stage_copies_the_run_and_the_manifest_lists_every_file(staged, run_file
         "catalog_fits"
     ].read_bytes()
     assert (dataset / "correction/teff_correction_coeffs_deg2.pkl").exists()
-    for name, paths in run_files["models"].items():
+    for name, paths in {**run_files["models"], **run_files["parameter_models"]}.items():
         for file in ("model.parquet", "metadata.json", "calibration.json", "metrics.json"):
             key = file.split(".")[0]
             assert (out / "models" / name / file).read_bytes() == paths[key].read_bytes()
@@ -395,7 +416,7 @@ def test_stage_copies_the_run_and_the_manifest_lists_every_file(staged, run_file
     assert manifest["total_bytes"] == sum(r["bytes"] for r in manifest["repos"].values())
     pins = manifest["model_source"]["sha256"]
     files = ("model.parquet", "metadata.json", "calibration.json")
-    assert set(pins) == {f"{m}/{f}" for m in MODELS for f in files} | {
+    assert set(pins) == {f"{m}/{f}" for m in (*MODELS, *PARAMETER_MODELS) for f in files} | {
         "teff_best_calibration.json",
         "teff_gaia_corrected.json",
         "teff_correction.json",
@@ -480,14 +501,16 @@ def test_upload_delivers_the_staged_bytes_in_one_commit_per_repo(staged, hub):
         "photometry/eb_unified_photometry.parquet",
         "correction/teff_correction_coeffs_deg2.pkl",
     }
-    assert hub.lfs_paths("model", MODEL_REPO) == {f"{m}/model.parquet" for m in MODELS}
+    assert hub.lfs_paths("model", MODEL_REPO) == {
+        f"{m}/model.parquet" for m in (*MODELS, *PARAMETER_MODELS)
+    }
     staged_by_sha = {
         hashlib.sha256(d).hexdigest(): d
         for k in ("dataset", "models")
         for d in staged_files(out / k).values()
     }
     arrived = [r for r in hub.received if r.how == "lfs"]
-    assert len(arrived) == len(lfs) + len(MODELS)
+    assert len(arrived) == len(lfs) + len(MODELS) + len(PARAMETER_MODELS)
     assert all(staged_by_sha[r.key] == r.data for r in arrived)
     # The token went to the Hub, never to the storage URL.
     puts = hub.requests_matching("PUT", origin="cdn")
@@ -665,3 +688,33 @@ def test_a_model_that_does_not_fit_the_config_is_refused(published, tmp_path):
     ):
         fetch(tmp_path, published, spec=other)
     assert list((tmp_path / "results").rglob("*.*")) == []
+
+
+def test_the_log_g_model_is_released_pinned_with_a_card_section_in_dex(published, staged, hub):
+    """The log g model's files are staged and pinned like a Teff model's, so a run with
+    model_source huggingface downloads it; its card section and model-index speak dex only."""
+    out, manifest = staged
+    for f in ("model.parquet", "metadata.json", "calibration.json", "metrics.json"):
+        assert (out / "models/gaia_logg" / f).is_file(), f
+    assert {
+        "gaia_logg/model.parquet",
+        "gaia_logg/metadata.json",
+        "gaia_logg/calibration.json",
+    } <= set(published)
+    meta, body = card(out / "models")
+    section = body.split("## Surface gravity and metallicity", 1)[1].split("\n## ", 3)
+    text = "\n## ".join(section[:2])  # the summary table and the model's own section
+    assert "gaia_logg" in text and "MAE (dex)" in text and "median sigma (dex)" in text
+    assert not re.search(r"\bK\b", text), text
+    names = {m["name"] for r in meta["model-index"][0]["results"] for m in r["metrics"]}
+    assert {"gaia_logg: MAE (dex)", "gaia_logg: RMSE (dex)", "gaia_logg: R2"} <= names
+    assert "gaia_teff_log: MAE (K)" in names
+    assert not [n for n in names if n.startswith("gaia_logg") and "(K)" in n]
+
+
+def test_a_pinned_log_g_model_is_fetched_from_the_release(published, staged, hub, tmp_path):
+    out, _ = staged
+    spec = ModelSpec.from_config("gaia_logg", PARAMETER_MODELS["gaia_logg"])
+    dest = fetch(tmp_path, published, name="gaia_logg", spec=spec, token=TOKEN)
+    for file in ("model.parquet", "metadata.json"):
+        assert (dest / file).read_bytes() == (out / "models/gaia_logg" / file).read_bytes()
