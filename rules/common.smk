@@ -54,6 +54,35 @@ ALL_MODELS = MODELS + PARAMETER_MODELS
 
 wildcard_constraints:
     model="|".join(ALL_MODELS),
+    parameter="logg|mh",
+
+
+def parameter_models(wildcards):
+    """The run's models of the parameter `wildcards.parameter` (log g or [M/H]), config order."""
+    from ebteff.parameters import parameter_of
+
+    return [
+        m
+        for m in PARAMETER_MODELS
+        if parameter_of(config["models"][m]["target"]).key == wildcards.parameter
+    ]
+
+
+def parameter_model_files(pattern):
+    """Input function: `pattern` (under results/) for each model of the wildcard's parameter."""
+
+    def files(wildcards):
+        return expand(results_path(pattern), model=parameter_models(wildcards))
+
+    return files
+
+
+def parameter_keys():
+    """Parameters other than Teff that the run has models of (`logg`, `mh`), config order."""
+    from ebteff.parameters import parameter_of
+
+    keys = [parameter_of(config["models"][m]["target"]).key for m in PARAMETER_MODELS]
+    return list(dict.fromkeys(keys))
 
 
 def config_hash():
@@ -213,8 +242,14 @@ def plot_targets():
         "calibration_pit",
         "feature_importances",
     ]
-    return [f"{PLOTS}/{n}.png" for n in names] + expand(
-        f"{PLOTS}/accuracy/{{model}}.png", model=MODELS
+    return (
+        [f"{PLOTS}/{n}.png" for n in names]
+        + expand(f"{PLOTS}/accuracy/{{model}}.png", model=MODELS)
+        + expand(
+            f"{PLOTS}/{{parameter}}/{{figure}}.png",
+            parameter=parameter_keys(),
+            figure=("metrics_per_bin", "calibration_coverage"),
+        )
     )
 
 

@@ -139,6 +139,47 @@ rule plot_metrics:
         "../scripts/plot_metrics.py"
 
 
+rule plot_parameter_metrics:
+    input:
+        metrics=parameter_model_files("models/{model}/metrics.json"),
+        calibrations=parameter_model_files("calibration/{model}.json"),
+    output:
+        binned=report(
+            f"{PLOTS}/{{parameter}}/metrics_per_bin.png",
+            caption="../report/parameter_metrics_per_bin.rst",
+            category="3 Accuracy",
+            subcategory="per bin of log g and [M/H]",
+            labels={
+                "parameter": "{parameter}",
+                "figure": "MAE and bias per bin (dex)",
+            },
+        ),
+        coverage=report(
+            f"{PLOTS}/{{parameter}}/calibration_coverage.png",
+            caption="../report/parameter_calibration_coverage.rst",
+            category="4 Calibration",
+            subcategory="log g and [M/H]",
+            labels={
+                "parameter": "{parameter}",
+                "figure": "coverage at 68% and 95% (dex)",
+            },
+        ),
+    log:
+        results_path("logs/plot_parameter_metrics/{parameter}.log"),
+    benchmark:
+        results_path("benchmarks/plot_parameter_metrics/{parameter}.tsv")
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        models=parameter_models,
+    script:
+        "../scripts/plot_parameter_metrics.py"
+
+
 # `snakemake tune` only: put it among the targets of the report to include these,
 #   snakemake --report results/<run>/report.html all tune
 rule plot_tuning:

@@ -4,7 +4,7 @@ The tiny run (config/test.yaml, `parameters: []`) is copied and run again with t
 [M/H] models of config/config.yaml at the tiny hyperparameters: only their jobs and what reads
 the catalogue run. The Teff columns must be exactly those of the run without them; the new
 columns must be in all four files with their units and UCDs; `snakemake stars` must give exactly
-the catalogue's log g and [M/H].
+the catalogue's log g and [M/H]; the report must show their accuracy and coverage in dex.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from astropy.table import Table
 
 from ebteff.calibrate import PERCENTILE_NAMES
 from ebteff.parameters import LOGG, MH
+from ebteff.plots.base import read_panel_points
 from helpers.photometry_tables import archive_table, write_as
 from helpers.workflow_runner import REPO, load_test_config, run_snakemake, write_config
+
+from .test_report import report_data
 
 CATALOG = "results/tiny/catalog/eb_teff_catalog"
 PHOTOMETRY = "resources/tiny/photometry/eb_unified_photometry.parquet"
@@ -134,3 +137,31 @@ def test_stars_gives_exactly_the_catalogues_log_g_and_mh(with_parameters):
         for c in cols:
             assert got[c].equals(cat[c], null_equal=True), c
         assert got[f"{key}_best"].is_not_null().sum() > 0.9 * N_STARS
+
+
+def test_report_shows_log_g_and_mh_in_dex(with_parameters):
+    """Each of log g and [M/H] has its accuracy and coverage figure in the report, with a caption
+    in dex, each panel drawing data and titled by the parameter (never by Teff)."""
+    workdir, _ = with_parameters
+    cfg = workdir / "parameters.yaml"
+    run_snakemake(workdir, "--report", "results/tiny/report_parameters.html", configfile=cfg)
+    html = (workdir / "results/tiny/report_parameters.html").read_text()
+    results = report_data(html, "results")
+    categories = report_data(html, "categories")
+    in_category = {p: c for c, subs in categories.items() for ps in subs.values() for p in ps}
+    for par in (LOGG, MH):
+        for figure, category in (
+            ("metrics_per_bin", "3 Accuracy"),
+            ("calibration_coverage", "4 Calibration"),
+        ):
+            path = f"results/tiny/plots/{par.key}/{figure}.png"
+            assert in_category[path] == category, path
+            caption = results[path]["caption"]
+            assert "dex" in caption and par.key in caption, path
+            panels = read_panel_points(workdir / path)
+            assert panels and all(p["points"] > 0 for p in panels), (path, panels)
+            titles = " ".join(p["title"] for p in panels)
+            assert par.name in titles and "Teff" not in titles, (path, titles)
+    # the Teff figures are still there, titled by Teff
+    teff = read_panel_points(workdir / "results/tiny/plots/metrics_per_bin.png")
+    assert "Teff" in teff[0]["title"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 
 import matplotlib
@@ -15,6 +16,7 @@ import polars as pl  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter  # noqa: E402
 
 from ..features import TEFF_MAX, TEFF_MIN  # noqa: E402
+from ..parameters import TEFF, Parameter  # noqa: E402
 
 plt.rcParams.update(
     {
@@ -157,8 +159,12 @@ def no_data(ax, text: str = "no data") -> None:
     ax.set_yticks([])
 
 
-def bin_title(label: str) -> str:
-    """'0-4000' -> '< 4000', '8000-50000' -> '>= 8000', '4000-5000' -> '4000-5000' (K)."""
+def bin_title(label: str, parameter: Parameter = TEFF) -> str:
+    """Teff: '0-4000' -> '< 4000', '8000-50000' -> '>= 8000', '4000-5000' -> '4000-5000' (K).
+    log g, [M/H]: the bounds as they are, negative ones too ('-1--0.5' -> '-1 to -0.5')."""
+    if parameter is not TEFF:
+        match = re.fullmatch(r"(-?[\d.]+)-(-?[\d.]+)", label)
+        return f"{float(match[1]):g} to {float(match[2]):g}" if match else label
     lo, hi = (float(v) for v in label.split("-"))
     if lo <= 0:
         return f"< {hi:.0f}"

@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter
 
 from ..calibrate import ONE_SIGMA, PIT_STD, TWO_SIGMA
+from ..parameters import TEFF, Parameter
 from .base import GUIDE, bin_title, no_data, plt, save, series_colors, unique_legend
 
 # -- calibration ---------------------------------------------------------------------------------
@@ -26,9 +27,12 @@ def coverage_of(report: dict, by: str = "label") -> dict:
     return test if isinstance(test, dict) and "overall" in test else {}
 
 
-def calibration_coverage_figure(reports: dict[str, dict], path) -> None:
-    """Fraction of test stars within 1 and 2 sigma, overall and per bin of the predicted Teff
-    (left: what the calibration is fitted on) and of the label (right), per model."""
+def calibration_coverage_figure(
+    reports: dict[str, dict], path, parameter: Parameter = TEFF
+) -> None:
+    """Fraction of test stars within 1 and 2 sigma, overall and per bin of the predicted
+    ``parameter`` (left: what the calibration is fitted on) and of the label (right), per model
+    of that parameter; bins in its unit (K for Teff, dex for log g and [M/H])."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 8), sharex="col", sharey=True)
     for col, by in enumerate(("predicted", "label")):
         coverages = {k: coverage_of(v, by) for k, v in reports.items()}
@@ -73,9 +77,11 @@ def calibration_coverage_figure(reports: dict[str, dict], path) -> None:
                 color="0.3",
                 fontsize=9,
             )
-        axes[0, col].set_title(f"per bin of the {by} Teff")
-        axes[1, col].set_xticks(np.arange(len(groups)), ["all"] + [bin_title(b) for b in bins])
-        axes[1, col].set_xlabel(f"{by} Teff bin (K)")
+        axes[0, col].set_title(f"per bin of the {by} {parameter.name}")
+        axes[1, col].set_xticks(
+            np.arange(len(groups)), ["all"] + [bin_title(b, parameter) for b in bins]
+        )
+        axes[1, col].set_xlabel(f"{by} {parameter.name} bin ({parameter.unit})")
     fig.suptitle("Coverage of the calibrated uncertainties, test split")
     handles, labels = unique_legend(axes.flat)
     order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("nominal"))

@@ -8,6 +8,7 @@ from matplotlib.ticker import FuncFormatter
 
 from ..correction import Correction, blend_weight
 from ..features import TEFF_MAX, TEFF_MIN
+from ..parameters import TEFF, Parameter
 from .base import (
     GUIDE,
     LINESTYLES,
@@ -192,8 +193,11 @@ def accuracy_figure(panels: list[dict], model: str, path) -> None:
     save(fig, path)
 
 
-def binned_metrics_figure(metrics: dict[str, dict], path, split: str = "test") -> None:
-    """MAE and bias per Teff bin for every model, against the label (solid) and, when the
+def binned_metrics_figure(
+    metrics: dict[str, dict], path, split: str = "test", parameter: Parameter = TEFF
+) -> None:
+    """MAE and bias per bin of the reference ``parameter`` (Teff, log g or [M/H]: the models of
+    one parameter, in its unit) for every model, against the label (solid) and, when the
     metrics hold it, the truth (dashed); read from each model's metrics.json."""
     fig, (ax_mae, ax_bias) = plt.subplots(2, 1, figsize=(8, 8), sharex=True)
     bins: list[str] = []
@@ -222,13 +226,14 @@ def binned_metrics_figure(metrics: dict[str, dict], path, split: str = "test") -
         no_data(ax_mae, "no per-bin metrics")
         no_data(ax_bias, "no per-bin metrics")
     ax_bias.axhline(0, color="k", lw=1)
-    ax_mae.set_ylabel("MAE (K)")
-    ax_bias.set_ylabel("bias, predicted \u2212 reference (K)")
-    ax_mae.set_title(f"Accuracy per Teff bin of the reference, {split} split")
+    name, unit = parameter.name, parameter.unit
+    ax_mae.set_ylabel(f"MAE ({unit})")
+    ax_bias.set_ylabel(f"bias, predicted \u2212 reference ({unit})")
+    ax_mae.set_title(f"Accuracy per {name} bin of the reference, {split} split")
     if drawn:
         ax_mae.legend(loc="upper left")
     for ax in (ax_mae, ax_bias):
         ax.grid(alpha=0.3)
-    ax_bias.set_xticks(x, [bin_title(b) for b in bins])
-    ax_bias.set_xlabel("reference Teff bin (K)")
+    ax_bias.set_xticks(x, [bin_title(b, parameter) for b in bins])
+    ax_bias.set_xlabel(f"reference {name} bin ({unit})")
     save(fig, path)
