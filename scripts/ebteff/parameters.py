@@ -82,7 +82,7 @@ LOGG = Parameter(
     report_edges=(-0.5, 3.0, 3.5, 4.0, 4.5, 5.5),
     flag_b_max=0.15,
     flag_c_max=0.3,
-    truth=None,
+    truth="logg_blend",  # the simulated truth: the log g of the blend's light
     decimals=3,
 )
 #: [M/H] bins: metal-poor (< -1), the thick disc (-1 ... -0.5) and the thin disc finely;

@@ -536,3 +536,97 @@ def test_synthesis_coverages_follow_survey_limits(synthesis_block):
         stars["teff1"], stars["teff2"], stars["radius1"], stars["radius2"]
     )
     assert np.array_equal(teff_blend, t)
+
+
+# --- The synthesis sky observed (simulate.sky: synthesis)
+
+
+@pytest.fixture(scope="module")
+def synthesis_catalogue(tmp_path_factory):
+    """20,000 stars of the synthesis sky in three blocks."""
+    paths, stats = _run(tmp_path_factory.mktemp("synthesis"), N_STARS, 2024, 8_000, sky="synthesis")
+    photometry = pl.read_parquet(paths["photometry"])
+    truth = pl.read_parquet(paths["truth"])
+    reference = pl.read_parquet(paths["reference"])
+    return photometry, truth, reference, stats
+
+
+def test_synthesis_coverages_are_the_survey_limits(synthesis_catalogue):
+    """Coverage is an outcome of each survey's footprint and limits, not a completeness
+    constant: GSP-Phot labels exactly the stars with G < 19 (Andrae et al. 2023), Pan-STARRS1
+    only north of Dec -30 deg; the reported fractions are the table's. How close they come to
+    the real table's (58.4 / 53.5 / 60%) depends on the population's magnitudes and is printed
+    at the default size by benchmarks/simulation_realism.py."""
+    photometry, _, _, stats = synthesis_catalogue
+    for survey, column in COVERAGE_COLUMNS.items():
+        assert stats["coverage"][survey] == pytest.approx(_has(photometry, column).mean())
+    assert np.array_equal(
+        _has(photometry, "teff_gaia"), photometry["g"].to_numpy() < labels.G_LIMIT
+    )
+    north = photometry["dec"].to_numpy() > simulate.PS1_DEC_MIN
+    assert not (_has(photometry, "ps_rPSFMag") & ~north).any()
+    assert stats["rows"] == N_STARS
+
+
+def test_synthesis_labels_are_close_to_the_truth_whatever_the_dust(synthesis_catalogue):
+    """GSP-Phot fits A0 with Teff (0.07-0.09 mag typical errors, Andrae et al. 2023): FGK
+    labels scatter by a few per cent about the combined-light Teff, reddened or not. (The
+    legacy law misses 85% of A0, so its reddened stars read ~20% cool.)"""
+    photometry, truth, _, _ = synthesis_catalogue
+    both = photometry.join(truth, on="source_id").filter(pl.col("teff_gaia") != SENTINEL)
+    ratio = np.log(both["teff_gaia"].to_numpy() / both["teff_blend"].to_numpy())
+    blend, a0 = both["teff_blend"].to_numpy(), both["a0"].to_numpy()
+    cool = (blend > 4500) & (blend < 7000)
+    medians, spreads = [], []
+    for sel in (cool & (a0 < 0.5), cool & (a0 > 2.0)):
+        assert sel.sum() > 500
+        r = ratio[sel]
+        med = np.median(r)
+        medians.append(med)
+        # robust spread (1.4826 MAD; catastrophic solutions aside): a few per cent
+        spreads.append(1.4826 * np.median(np.abs(r - med)))
+        # median |error| within the 3% of GSP-Phot's FGK stars
+        assert np.median(np.abs(r)) < 0.03
+    assert all(0.01 < s < 0.04 for s in spreads), spreads
+    # no dust-dependent bias: the two medians agree within 4 standard errors of their
+    # difference (1.25 robust sigma / sqrt(n) each)
+    n_clear, n_dusty = (cool & (a0 < 0.5)).sum(), (cool & (a0 > 2.0)).sum()
+    se = 1.25 * np.hypot(spreads[0] / np.sqrt(n_clear), spreads[1] / np.sqrt(n_dusty))
+    # plus the A0 >= 0 bound: an unreddened star's A0 errors are one-sided, which raises its
+    # label by at most SIGMA_A0 * GAMMA_EXTINCTION / sqrt(2 pi) in the mean (~0.7%)
+    bound = labels.SIGMA_A0 * labels.GAMMA_EXTINCTION / np.sqrt(2 * np.pi)
+    assert abs(medians[0] - medians[1]) < 4 * se + bound, (medians, se)
+
+
+def test_synthesis_labels_fall_short_for_hot_stars(synthesis_catalogue):
+    photometry, truth, _, _ = synthesis_catalogue
+    both = photometry.join(truth, on="source_id").filter(pl.col("teff_gaia") != SENTINEL)
+    ratio = both["teff_gaia"].to_numpy() / both["teff_blend"].to_numpy()
+    blend = both["teff_blend"].to_numpy()
+    hot = blend > 15_000
+    assert hot.sum() >= 20
+    # the hot-star bias B^-1: 15,000 K reads 2.7% low, 20,000 K 7.5% low
+    assert np.median(ratio[hot]) < 1 - 0.02
+
+
+def test_synthesis_reference_sample_supports_a_hot_star_correction(synthesis_catalogue):
+    photometry, truth, reference, stats = synthesis_catalogue
+    assert stats["reference_rows"] == reference.height
+    assert 0.02 * N_STARS <= reference.height <= 0.03 * N_STARS
+    rel = (reference["teff_ref_err"] / reference["teff_ref"]).to_numpy()
+    assert rel.min() >= 0.0099 and rel.max() <= 0.0201
+    ref = reference.join(photometry, on="source_id").join(truth, on="source_id")
+    assert (ref["teff_gaia"] != SENTINEL).all()
+    pulls = ((ref["teff_ref"] - ref["teff_blend"]) / ref["teff_ref_err"]).to_numpy()
+    assert 0.8 < np.std(pulls) < 1.25
+    hot = ref.filter(pl.col("teff_gaia") > 10_000)
+    # hot labels are drawn REFERENCE_HOT_WEIGHT times as often: ~250 of the 20,000 stars' ~500
+    # reference stars (seed 2024); 100 is over 9 Poisson standard deviations below
+    assert hot.height >= 100
+    # A degree-2 fit of reference Teff on the label (what ebteff.correction fits) recovers the
+    # bias law where it bites: at 20,000 K, B(L) (the exact inverse) against the fit.
+    x, y = hot["teff_gaia"].to_numpy(), hot["teff_ref"].to_numpy()
+    fit = np.polynomial.Polynomial.fit(x, y, 2)
+    assert fit(20_000.0) > 20_000.0
+    exact = labels.hot_bias_correction(20_000.0)
+    assert abs(fit(20_000.0) - exact) < 0.05 * exact

@@ -4,7 +4,8 @@
 
 1. the photometry table, with exactly the upstream columns, dtypes and -999.0 sentinels
    (:data:`ebteff.schema.COLUMNS`), sorted by ``source_id``;
-2. the truth (true Teff of both components, blended Teff ``teff_blend`` as defined below, logg,
+2. the truth (true Teff of both components, blended Teff ``teff_blend`` as defined below, the
+   blend's log g ``logg_blend`` (what GSP-Phot's log g of the blend scatters around), logg,
    [M/H], A0, distance, radii, masses, ``light_ratio`` = F2/F1 in unreddened G, ``giant``, and
    ``a0_gspphot``, the A0 the label was read with), which models never read;
 3. a spectroscopic-quality reference sample (``teff_ref``, ``teff_ref_err``) for fitting the
@@ -221,6 +222,7 @@ TRUTH_COLUMNS = (
     "teff1",
     "teff2",
     "teff_blend",
+    "logg_blend",
     "logg1",
     "logg2",
     "mh",
@@ -577,9 +579,9 @@ def _observe(rng, stars: dict, grid, sky: str = "legacy") -> tuple[dict, dict, n
 
     # GSP-Phot-like labels of the blend.
     if synthesis:
-        label_cols, teff_blend, a0_fit = _synthesis_labels(rng, stars, gaia, grid)
+        label_cols, teff_blend, logg_blend, a0_fit = _synthesis_labels(rng, stars, gaia, grid)
     else:
-        label_cols, teff_blend, a0_fit = _legacy_labels(rng, stars, gaia, grid)
+        label_cols, teff_blend, logg_blend, a0_fit = _legacy_labels(rng, stars, gaia, grid)
     cols.update(label_cols)
     flux1 = 10.0 ** (-0.4 * stars["abs1"][:, 0])
     flux2 = 10.0 ** (-0.4 * stars["abs2"][:, 0])
@@ -588,6 +590,7 @@ def _observe(rng, stars: dict, grid, sky: str = "legacy") -> tuple[dict, dict, n
         "teff1": stars["teff1"],
         "teff2": stars["teff2"],
         "teff_blend": teff_blend,
+        "logg_blend": logg_blend,
         "logg1": stars["logg1"],
         "logg2": stars["logg2"],
         "mh": feh,
@@ -604,9 +607,11 @@ def _observe(rng, stars: dict, grid, sky: str = "legacy") -> tuple[dict, dict, n
     return cols, truth, teff_blend
 
 
-def _legacy_labels(rng, stars: dict, gaia: dict, grid) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Labels of the legacy sky (law in the module docstring), its G-flux-weighted Teff and the
-    A0 the labels were read with."""
+def _legacy_labels(
+    rng, stars: dict, gaia: dict, grid
+) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+    """Labels of the legacy sky (law in the module docstring), its G-flux-weighted Teff and
+    log g (what the labels scatter around) and the A0 the labels were read with."""
     n = gaia["G"].size
     a0, feh, g_true = stars["a0"], stars["feh"], stars["G"]
     flux1 = 10.0 ** (-0.4 * stars["abs1"][:, 0])
@@ -628,12 +633,14 @@ def _legacy_labels(rng, stars: dict, gaia: dict, grid) -> tuple[dict, np.ndarray
         "logg_gaia": _sentinel(np.round(logg_label, 4), has_logg),
         "mh_gaia": _sentinel(np.round(mh_label, 4), has_mh),
     }
-    return cols, teff_blend, a0 + d_a0
+    return cols, teff_blend, logg_blend, a0 + d_a0
 
 
-def _synthesis_labels(rng, stars: dict, gaia: dict, grid) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Labels of the synthesis sky (:mod:`ebteff.sim.labels`), the combined-light Teff and
-    GSP-Phot's A0."""
+def _synthesis_labels(
+    rng, stars: dict, gaia: dict, grid
+) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+    """Labels of the synthesis sky (:mod:`ebteff.sim.labels`), the combined-light Teff, the
+    light-weighted log g the log g label scatters around, and GSP-Phot's A0."""
     t1, t2, r1, r2 = stars["teff1"], stars["teff2"], stars["radius1"], stars["radius2"]
     teff_blend = labels.combined_light_teff(t1, t2, r1, r2)
     sigma_colour = np.hypot(gaia_sigma("BP", stars["BP"]), gaia_sigma("RP", stars["RP"]))
@@ -649,7 +656,7 @@ def _synthesis_labels(rng, stars: dict, gaia: dict, grid) -> tuple[dict, np.ndar
         "logg_gaia": _sentinel(np.round(logg, 4), has["logg"]),
         "mh_gaia": _sentinel(np.round(mh, 4), has["mh"]),
     }
-    return cols, teff_blend, fit["a0_fit"]
+    return cols, teff_blend, logg_blend, fit["a0_fit"]
 
 
 def _reference_sample(rng, teff_label, has_label, teff_blend, fraction):
