@@ -54,7 +54,9 @@ def _published_parameter_models():
     from ebteff.release import MODEL_FILES
 
     pins = config["model_source"].get("sha256") or {}
-    return [m for m in _models_of(False) if all(pins.get(f"{m}/{f}") for f in MODEL_FILES)]
+    return [
+        m for m in _models_of(False) if all(pins.get(f"{m}/{f}") for f in MODEL_FILES)
+    ]
 
 
 PARAMETER_MODELS = {
