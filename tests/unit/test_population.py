@@ -301,6 +301,8 @@ def test_synthesis_table_and_truth(synthesis):
     frequency = photometry["frequency"].to_numpy()
     period = truth["period"].to_numpy()
     assert np.allclose(frequency, 1.0 / period, rtol=1e-5, atol=1e-8)
+    # The DR3 catalogue's period cut.
+    assert period.min() >= population.GAIA_P_MIN_DAYS
     # E(B-V) to infinity is at least the star's own A0 / R_V (to the quadrature's accuracy,
     # a few 1e-4 relative, and the table's rounding to 1e-5 mag).
     full = photometry["ebv_sandf"].to_numpy() * galaxy.R_V
