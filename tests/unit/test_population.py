@@ -173,6 +173,33 @@ def test_combined_teff():
     assert t[1] == pytest.approx(((6000.0**4 + 3000.0**4) / 2) ** 0.25)
 
 
+def test_roche_lobe_and_contact_geometry():
+    """Eggleton's lobe: 0.3789 a at q = 1. A 1.0 + 0.4 M_sun contact pair with a 1 R_sun primary
+    has a = R1 / r_L(2.5) ~ 2.2 R_sun, P ~ 0.31 d (a W UMa star), one Teff for both components
+    that carries their summed luminosity, and R2 / R1 = r_L(0.4) / r_L(2.5)."""
+    assert population.roche_lobe(np.array([1.0]))[0] == pytest.approx(0.3789, abs=2e-4)
+    cb = population.contact_binary(
+        np.array([1.0]), np.array([0.4]), np.array([1.0]), np.array([0.03]), np.array([1.0])
+    )
+    r_l1, r_l2 = population.roche_lobe(np.array([2.5, 0.4]))
+    assert cb["separation"][0] == pytest.approx(1.0 / r_l1)
+    assert cb["radius2"][0] == pytest.approx(r_l2 / r_l1)
+    assert 0.25 < cb["period"][0] < 0.4
+    lum = (1.0 + cb["radius2"][0] ** 2) * (cb["teff"][0] / population.L_SUN_TEFF) ** 4
+    assert lum == pytest.approx(1.03)
+    assert cb["m_bol"][0] == pytest.approx(population.M_BOL_SUN - 2.5 * math.log10(1.03))
+
+
+def test_contact_frequency_and_mass_ratios():
+    """Rucinski's frequencies by M_V, and Q(q) ~ (1 - q)^6 on [0.1, 1]: mean 0.1 + 0.9 / 8."""
+    rfo = population.contact_rfo(np.array([4.0, 1.5, 1.0, 0.5, -1.0]))
+    assert rfo.tolist() == pytest.approx([1 / 500, 1 / 5000, 1 / 5000, 1 / 30000, 1 / 30000])
+    q = population.draw_contact_q(np.random.default_rng(3), 200_000, np.full(200_000, 0.1))
+    assert q.min() >= 0.1 and q.max() <= 1.0
+    # sd of q is 0.9 sqrt(7 / (8^2 9)) = 0.099; 5 standard errors of the mean: 0.0011.
+    assert q.mean() == pytest.approx(0.1 + 0.9 / 8.0, abs=0.0011)
+
+
 # --- Galaxy and dust
 
 
@@ -281,3 +308,9 @@ def test_synthesis_table_and_truth(synthesis):
     # Every star's components: a main-sequence, subgiant, giant or clump primary; no remnant.
     assert set(truth["stage1"].unique().to_list()) <= {0, 1, 2, 3}
     assert set(truth["component"].unique().to_list()) <= {0, 1, 2}
+    # Contact binaries: one Teff for both components, both on the main sequence, periods above
+    # the 0.22 d cut-off; they are a sizeable minority (a few per cent to half of the stars).
+    contact = (truth["teff1"] == truth["teff2"]).to_numpy()
+    assert 0.03 < contact.mean() < 0.5
+    assert np.all(period[contact] >= population.CONTACT_P_MIN_DAYS)
+    assert np.all(truth["stage1"].to_numpy()[contact] == population.MS)
