@@ -112,8 +112,8 @@ rejection or thinning, so the accepted stars follow the target distribution what
 proposal constants; they only set the speed and how often one proposed binary appears at
 several places. Such twins (one binary's masses, age and metallicity at two places) are
 correlated draws, and a twin in the training split and its sibling in the test split leak
-information between them; COPY_UNIT = 0.01 keeps them to ~6% of stars (at 0.001, 30-40%), at
-about four times the drawing time (50,000 stars: 21 s against 5 s on one core). All random
+information between them; COPY_UNIT = 0.01 keeps them to ~9% of stars (at 0.001, 49%; 30,000
+stars of seed 20251211), at two to four times the drawing time. All random
 numbers of a catalogue block come, batch after batch, from that block's
 ``np.random.default_rng([seed, block])``, so the sample is a deterministic function of (seed,
 block, block size).
