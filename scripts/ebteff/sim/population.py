@@ -88,7 +88,9 @@ included). Sources:
   (G ~ 19-19.5, approx.), and it makes the 2MASS and Pan-STARRS1 coverages of the simulated
   table come out near the real table's (60%, 53.5%), two input properties set by the magnitude
   distribution (without it the G histogram rises to the 20.5 limit and 2MASS covers 43%).
-  Brighter than G = 3 nothing is in Gaia's EB catalogue.
+  Brighter than G = 3 nothing is in Gaia's EB catalogue, and nothing with a period below 0.2 d
+  (the catalogue's own cut against aliases: Mowlavi et al. 2023; Gaia DR3 documentation,
+  Sect. 10.7.2); that removes ~5% of the pairs, most of them M dwarfs.
 - Truth: the binary's true Teff is that of the combined light, (sum R^2 T^4 / sum R^2)^(1/4)
   (the Teff of one star with the pair's total luminosity and emitting area).
 
@@ -110,8 +112,8 @@ rejection or thinning, so the accepted stars follow the target distribution what
 proposal constants; they only set the speed and how often one proposed binary appears at
 several places. Such twins (one binary's masses, age and metallicity at two places) are
 correlated draws, and a twin in the training split and its sibling in the test split leak
-information between them; COPY_UNIT = 0.01 keeps them to ~6% of stars (at 0.001, 30-40%), at
-about four times the drawing time (50,000 stars: 21 s against 5 s on one core). All random
+information between them; COPY_UNIT = 0.01 keeps them to ~9% of stars (at 0.001, 49%; 30,000
+stars of seed 20251211), at two to four times the drawing time. All random
 numbers of a catalogue block come, batch after batch, from that block's
 ``np.random.default_rng([seed, block])``, so the sample is a deterministic function of (seed,
 block, block size).
@@ -173,6 +175,9 @@ GAIA_EPOCHS = 40
 #: An eclipse is seen when its depth exceeds this many single-epoch uncertainties.
 DEPTH_SIGMAS = 3.0
 G_FAINT, G_BRIGHT = 20.5, 3.0
+#: The DR3 EB catalogue holds periods above 0.2 d only (Mowlavi et al. 2023; Gaia DR3
+#: documentation Sect. 10.7.2: shorter ones were left out as likely aliases).
+GAIA_P_MIN_DAYS = 0.2
 EB_COMPLETENESS_G50, EB_COMPLETENESS_WIDTH = 19.5, 0.35
 
 # --- Evolution constants (HPT00 Appendix, zeta = 0; Tout et al. 1996 Tables 1-2, Z = 0.02)
@@ -823,6 +828,7 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     separation = KEPLER_RSUN * np.cbrt(total) * period ** (2.0 / 3.0)
     radius_sum = stars["radius1"] + stars["radius2"]
     ok = rng.random(m) < detection_probability(radius_sum, separation)
+    ok &= period >= GAIA_P_MIN_DAYS
     # Discs: z from the vertical profile, (x, y) uniform in the circle of radius d_lim about the
     # Sun's projection, kept with probability exp(-(R - R_min)/L) and if within d_lim (3D).
     # Far ones (and the bulge): drawn from the component's whole density.
