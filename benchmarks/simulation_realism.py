@@ -247,7 +247,7 @@ def population(frame: pl.DataFrame, has: np.ndarray, g: np.ndarray) -> None:
     contact = (frame["teff1"] == frame["teff2"]).to_numpy()
     shares = {
         "contact binaries (one Teff for both)": contact,
-        "giants (primary on the giant branch or in the clump)": frame["giant"].to_numpy(),
+        "giants (giant branch or clump)": frame["giant"].to_numpy(),
         "bulge stars": frame["component"].to_numpy() == 2,
         "orbital period below 1 d": frame["period"].to_numpy() < 1.0,
         "Dec > -30 deg (Pan-STARRS1's sky)": frame["dec"].to_numpy() > -30.0,
