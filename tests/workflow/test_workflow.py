@@ -70,6 +70,9 @@ def test_every_rule_logged_and_benchmarked(snakemake_run):
             assert (workdir / f"results/tiny/benchmarks/{rule}/{model}.tsv").exists(), (rule, model)
 
 
+HOT_BIAS_CHECK_K = 15_000.0
+
+
 def test_correction_fitted_and_halves_the_hot_bias(snakemake_run):
     workdir, _ = snakemake_run
     data = json.loads((workdir / "results/tiny/correction/teff_correction.json").read_text())
@@ -79,9 +82,11 @@ def test_correction_fitted_and_halves_the_hot_bias(snakemake_run):
     metrics = json.loads((workdir / "results/tiny/correction/metrics.json").read_text())
     hot = metrics["above_threshold"]
     assert hot["raw"]["bias"] < 0  # GSP-Phot reads hot stars too cool
-    # The bias it removes, on the reference stars labelled hotter than the threshold: the
-    # median relative error (the mean is moved by the catastrophic solutions along the Teff-A0
-    # degeneracy, which no function of the label can undo) is halved at least.
+    # The bias it removes, on the reference stars labelled hotter than HOT_BIAS_CHECK_K, where
+    # GSP-Phot's underestimate (ebteff.sim.labels: 2.7% at 15,000 K, 7.5% at 20,000 K) exceeds
+    # the few per cent of its other errors: the median relative error (the mean is moved by the
+    # catastrophic solutions along the Teff-A0 degeneracy, which no function of the label can
+    # undo) is halved at least. (On the tiny run: -6% raw, -0.3% corrected, ~160 stars.)
     correction = load_correction_json(workdir / "results/tiny/correction/teff_correction.json")
     ref = pl.read_parquet(workdir / "resources/tiny/reference/teff_reference.parquet").join(
         pl.read_parquet(
@@ -90,7 +95,7 @@ def test_correction_fitted_and_halves_the_hot_bias(snakemake_run):
         ),
         on="source_id",
     )
-    ref = ref.filter(pl.col("teff_gaia") > hot["threshold_k"])
+    ref = ref.filter(pl.col("teff_gaia") > HOT_BIAS_CHECK_K)
     label, truth = ref["teff_gaia"].to_numpy(), ref["teff_ref"].to_numpy()
     raw = np.median(label / truth - 1)
     corrected = np.median(correction.apply(label) / truth - 1)
@@ -343,9 +348,9 @@ def test_catalogue_is_the_same_whatever_the_chunk_count(snakemake_run, tmp_path,
 # tree spread misses 68% by 20-40 points (checked below), an uncalibrated percentile as much.
 N_REPORTS = len(MODELS) + 1  # the models and teff_best
 N_BINS = len(TEFF_BIN_EDGES) - 1  # bins of predicted Teff of the reports
-#: Fractions checked: 1 sigma (every report), 2 sigma (the models), five percentiles (every
-#: report), overall and per bin.
-N_CHECKS = (N_REPORTS + len(MODELS) + 5 * N_REPORTS) * (1 + N_BINS)
+#: Fractions checked: 1 and 2 sigma (the models), five percentiles (every report), overall and
+#: per bin.
+N_CHECKS = (2 * len(MODELS) + 5 * N_REPORTS) * (1 + N_BINS)
 Z = float(ndtri(1 - 1e-3 / (2 * N_CHECKS)))  # ~4.5
 
 
@@ -370,15 +375,9 @@ def _within_bounds(st: dict, cal: dict) -> bool:
 
 
 def _calibration_split_coverage(full: dict, key: str) -> tuple[float, int]:
-    """A report's overall fraction ``key`` on the calibration split and its number of stars;
-    for teff_best (recalibrated per winning model, in bins) the bins' weighted mean."""
-    if "by_predicted_bin" in full["calibration"]:
-        overall = full["calibration"]["by_predicted_bin"]["overall"]
-        return overall[key], overall["n"]
-    bins = [b for cal in full["calibration"].values() if cal for b in cal["bins"]]
-    n = sum(b["n"] for b in bins)
-    name = {"within_1sigma": "coverage_1sigma", "within_2sigma": "coverage_2sigma"}[key]
-    return sum(b[name] * b["n"] for b in bins) / n, n
+    """A model's overall fraction ``key`` on the calibration split and its number of stars."""
+    overall = full["calibration"]["by_predicted_bin"]["overall"]
+    return overall[key], overall["n"]
 
 
 def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
@@ -386,22 +385,15 @@ def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
     reports = {
         m: json.loads((workdir / f"results/tiny/calibration/{m}.json").read_text()) for m in MODELS
     }
-    best = json.loads((workdir / "results/tiny/calibration/teff_best.json").read_text())
-    reports["teff_best"] = {
-        "test": {"by_predicted_bin": best["test_by_predicted_bin"]},
-        "calibration": best["calibration"],
-    }
+    # teff_best_err is (p84 - p16) / 2 of teff_best's percentiles, taken about teff_best: with
+    # skewed errors a symmetric half-width covers less than the [p16, p84] it comes from (64%
+    # on the tiny run), which says nothing of the percentiles themselves: teff_best is held
+    # to them in test_percentiles_cover_the_test_stars. Each model's report is of its
+    # calibrated sigma, checked here.
     for name, full in reports.items():
         rep = full["test"]
         overall = rep["by_predicted_bin"]["overall"]
-        # teff_best_err is (p84 - p16) / 2 of the percentiles: a 68% half-width, which says
-        # nothing of 2 sigma for non-Gaussian errors (the 90% range is p05-p95, tested with
-        # the percentiles); each model's report is of its calibrated sigma, which does
-        two_sigma = name != "teff_best"
-        checks = [("within_1sigma", ONE_SIGMA)]
-        if two_sigma:
-            checks.append(("within_2sigma", TWO_SIGMA))
-        for key, target in checks:
+        for key, target in (("within_1sigma", ONE_SIGMA), ("within_2sigma", TWO_SIGMA)):
             # The calibration fits a Gaussian sigma to reach 68.27% and 95.45% on the stars it
             # was fitted on; the labels' heavy tails (GSP-Phot's catastrophic solutions,
             # ebteff.sim.labels) keep a single sigma from meeting both, so the fit's compromise
@@ -415,14 +407,12 @@ def test_calibrated_uncertainties_cover_the_test_stars(snakemake_run):
         tested = 0
         for bin_name, st in rep["by_predicted_bin"]["per_bin"].items():
             # per bin with MIN_REPORT_BIN test stars (sparser bins scatter too much to say
-            # anything); teff_best's p16 and p84 are held per bin in
-            # test_percentiles_cover_the_test_stars
+            # anything)
             if st["n"] < MIN_REPORT_BIN:
                 continue
             tested += 1
-            if two_sigma:
-                cal_bin = full["calibration"]["by_predicted_bin"]["per_bin"][bin_name]
-                assert _within_bounds(st, cal_bin), (name, bin_name, st, cal_bin)
+            cal_bin = full["calibration"]["by_predicted_bin"]["per_bin"][bin_name]
+            assert _within_bounds(st, cal_bin), (name, bin_name, st, cal_bin)
         assert tested >= 3, (name, tested)
         if "raw_tree_spread" in rep:
             # the trees alone are over-confident: on the calibration stars their spread, taken
