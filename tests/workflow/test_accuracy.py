@@ -186,7 +186,7 @@ def test_each_model_is_right_in_the_mean(stars, raw_predictions, name):
     read on the wrong scale, moves these by several per cent (tens of standard errors).
 
     Not per bin of the prediction: averaging leaves pulls a forest's predictions towards the
-    middle of the label range (on the synthesis sky, whose label errors are heavy-tailed, the
+    middle of the label range (on the simulated sky, whose label errors are heavy-tailed, the
     tiny run's ebv model read -3.5% at predicted < 4,000 K and +7% above 8,000 K, six standard
     errors), which is the forest's, not a scale error; and choosing the smallest sigma per star
     shifts the mixture's mean (the median holds)."""
