@@ -107,7 +107,12 @@ def test_missing_value_patterns(catalogue):
 
 def test_colours_are_differences_of_the_magnitudes(catalogue):
     photometry, _, _, _ = catalogue
-    p = photometry
+    assert _has(photometry, "g").all() and _has(photometry, "rp").all()
+    # a band without a magnitude takes its colours with it
+    for colour in ("bp_rp", "g_bp"):
+        assert np.array_equal(_has(photometry, colour), _has(photometry, "bp"))
+    p = photometry.filter(pl.col("bp") != SENTINEL)
+    assert p.height > 0.99 * N_STARS
     assert np.allclose(p["bp_rp"], p["bp"] - p["rp"], atol=2e-5)
     assert np.allclose(p["g_bp"], p["g"] - p["bp"], atol=2e-5)
     assert np.allclose(p["g_rp"], p["g"] - p["rp"], atol=2e-5)
@@ -116,6 +121,26 @@ def test_colours_are_differences_of_the_magnitudes(catalogue):
     ps = p.filter((pl.col("ps_gPSFMag") != SENTINEL) & (pl.col("ps_rPSFMag") != SENTINEL))
     assert np.allclose(ps["ps_g_r"], ps["ps_gPSFMag"] - ps["ps_rPSFMag"], atol=2e-4)
     assert p["g"].max() <= population.G_FAINT + 0.1 and p["g"].min() >= population.G_BRIGHT - 0.1
+
+
+def test_gaia_noise_is_in_flux_so_a_faint_band_can_have_no_magnitude():
+    z = np.random.default_rng(11).normal(0.0, 1.0, 100_000)
+    # bright: the magnitude error is sigma (first order in sigma)
+    sigma = simulate.gaia_sigma("BP", np.array([15.0]))[0]
+    bright = simulate.gaia_magnitude(np.full(z.size, 15.0), z, "BP")
+    assert np.allclose(bright, 15.0 + sigma * z, atol=2e-5)
+    # BP = 27 is 0.16% of the flux whose background-limited error is 5% of it at BP = 20: the
+    # observed flux is not positive for z >= 1 / (relative flux error), and then BP has no
+    # magnitude; nor beyond what Gaia can measure (observed flux below 10^(-0.4 (30 - 27)) of
+    # the true one)
+    rel = simulate.gaia_sigma("BP", np.array([27.0]))[0] / simulate.MAG_PER_LN_FLUX
+    faint = simulate.gaia_magnitude(np.full(z.size, 27.0), z, "BP")
+    missing = np.isnan(faint)
+    beyond = 10.0 ** (-0.4 * (simulate.GAIA_MAG_LIMIT - 27.0))
+    assert np.array_equal(missing, z > (1.0 - beyond) / rel)
+    assert 0.4 < missing.mean() < 0.6
+    assert np.nanmax(faint) <= simulate.GAIA_MAG_LIMIT
+    assert np.isnan(simulate.gaia_magnitude(np.array([27.0]), np.array([1.0 / rel]), "BP"))[0]
 
 
 def test_noise_grows_with_magnitude(catalogue):

@@ -38,6 +38,7 @@ from scipy import special
 
 from ..io import atomic_output
 from ..schema import COLUMNS, COVERAGE_COLUMNS, OPTIONAL_COLUMNS, PUBLISHED_COVERAGE, SENTINEL
+from ..tables import MAGNITUDE_LIMITS
 from . import labels, population, stellar
 from .labels import (  # noqa: F401  (the label law's helpers, also used from here)
     GAMMA_EXTINCTION,
@@ -53,6 +54,12 @@ from .labels import (  # noqa: F401  (the label law's helpers, also used from he
 log = logging.getLogger(__name__)
 
 # --- Surveys (the population is ebteff.sim.population; labels ebteff.sim.labels)
+
+GAIA = ("G", "BP", "RP")
+#: 2.5 / ln 10: magnitudes per unit of ln flux (a relative flux error e is e * this in mag).
+MAG_PER_LN_FLUX = 2.5 / math.log(10.0)
+#: The faintest Gaia magnitude a table may hold (what the workflow's table reader accepts).
+GAIA_MAG_LIMIT = MAGNITUDE_LIMITS["g"][2]
 
 KM_S_PER_MAS_YR_KPC = 4.74047
 
@@ -159,6 +166,23 @@ def gaia_sigma(band: str, mag) -> np.ndarray:
     return _mag_sigma(mag, floor, ref, 20.0)
 
 
+def gaia_magnitude(mag, z, band: str) -> np.ndarray:
+    """Observed Gaia mean magnitude of true magnitude ``mag`` given standard normal draws ``z``.
+
+    The noise is in flux (a mean flux is measured; its background-limited error does not shrink
+    with the source), so a faint source's observed flux may come out at or below zero: then
+    the band has no magnitude (NaN), as Gaia publishes none; so too beyond what Gaia can measure
+    (:data:`ebteff.tables.MAGNITUDE_LIMITS`, 30 mag). Where the error is small this is
+    ``mag + sigma * z`` (:func:`gaia_sigma`) to first order.
+    """
+    mag = np.asarray(mag, dtype=float)
+    ratio = 1.0 - gaia_sigma(band, mag) / MAG_PER_LN_FLUX * np.asarray(z, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = np.round(mag - MAG_PER_LN_FLUX * np.log(ratio), 5)
+    ok = (ratio > 0.0) & (observed <= GAIA_MAG_LIMIT)
+    return np.where(ok, observed, np.nan)
+
+
 def parallax_sigma(g) -> np.ndarray:
     """Gaia (E)DR3 parallax uncertainty, mas: sqrt(40 + 800 z + 30 z^2) uas (pygaia)."""
     z = 10.0 ** (0.4 * (np.maximum(g, 13.0) - 15.0))
@@ -197,14 +221,13 @@ def _observe(rng, stars: dict, grid) -> tuple[dict, dict, np.ndarray]:
     cols.update(ra=ra, dec=dec, parallax=parallax, pmra=pmra, pmdec=pmdec)
 
     # Gaia photometry: blended magnitudes plus noise; colours from the noisy magnitudes.
-    gaia = {
-        band: np.round(stars[band] + rng.normal(0.0, 1.0, n) * gaia_sigma(band, stars[band]), 5)
-        for band in ("G", "BP", "RP")
-    }
-    cols.update(g=gaia["G"], bp=gaia["BP"], rp=gaia["RP"])
-    cols["bp_rp"] = np.round(gaia["BP"] - gaia["RP"], 5)
-    cols["g_bp"] = np.round(gaia["G"] - gaia["BP"], 5)
-    cols["g_rp"] = np.round(gaia["G"] - gaia["RP"], 5)
+    gaia = {band: gaia_magnitude(stars[band], rng.normal(0.0, 1.0, n), band) for band in GAIA}
+    have = {band: np.isfinite(gaia[band]) for band in GAIA}
+    cols.update({band.lower(): _sentinel(gaia[band], have[band]) for band in GAIA})
+    for a, b in (("BP", "RP"), ("G", "BP"), ("G", "RP")):
+        both = have[a] & have[b]
+        diff = np.round(np.where(both, gaia[a] - gaia[b], 0.0), 5)
+        cols[f"{a.lower()}_{b.lower()}"] = _sentinel(diff, both)
 
     # Per-component intrinsic colours drive the 2MASS and PS1 relations; fluxes then add.
     comp = []
