@@ -78,38 +78,28 @@ DEX_WITHIN = (0.1, 0.2, 0.5)
 
 def markdown_table(rows: dict[str, dict], title: str, parameter: Parameter = TEFF) -> str:
     """One Markdown table: a row per named metrics dict (overall metrics only), in the
-    parameter's unit."""
-    if parameter.scale != "ln":
-        return _markdown_table_dex(rows, title, parameter)
-    head = "| set | n | MAE (K) | RMSE (K) | R2 | median abs (K) | bias (K) | <5% | <10% | <20% |"
-    lines = [f"### {title}", "", head, "|" + "---|" * 10]
-    for name, m in rows.items():
-        if not m or m.get("n", 0) == 0:
-            lines.append(f"| {name} | 0 |" + " |" * 8)
-            continue
-        r2 = "n/a" if m["r2"] is None else f"{m['r2']:.3f}"
-        lines.append(
-            f"| {name} | {m['n']} | {m['mae']:.0f} | {m['rmse']:.0f} | {r2} | "
-            f"{m['median_abs_error']:.0f} | {m['bias']:+.0f} | {100 * m['within_5pct']:.1f}% | "
-            f"{100 * m['within_10pct']:.1f}% | {100 * m['within_20pct']:.1f}% |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _markdown_table_dex(rows: dict[str, dict], title: str, parameter: Parameter) -> str:
+    parameter's unit; the "within" columns are relative for Teff (multiplicative errors) and
+    in dex for log g and [M/H]."""
     u, d = parameter.unit, parameter.decimals
-    within = " | ".join(f"<{w:g} {u}" for w in DEX_WITHIN)
-    head = f"| set | n | MAE ({u}) | RMSE ({u}) | R2 | median abs ({u}) | bias ({u}) | {within} |"
-    lines = [f"### {title}", "", head, "|" + "---|" * 10]
+    if parameter.scale == "ln":
+        within = {f"<{p}%": f"within_{p}pct" for p in (5, 10, 20)}
+    else:
+        within = {f"<{w:g} {u}": f"within_{w:g}_dex" for w in DEX_WITHIN}
+    head = (
+        f"| set | n | MAE ({u}) | RMSE ({u}) | R2 | median abs ({u}) | bias ({u}) | "
+        + " | ".join(within)
+        + " |"
+    )
+    lines = [f"### {title}", "", head, "|" + "---|" * (7 + len(within))]
     for name, m in rows.items():
         if not m or m.get("n", 0) == 0:
-            lines.append(f"| {name} | 0 |" + " |" * 8)
+            lines.append(f"| {name} | 0 |" + " |" * (5 + len(within)))
             continue
         r2 = "n/a" if m["r2"] is None else f"{m['r2']:.3f}"
         lines.append(
             f"| {name} | {m['n']} | {m['mae']:.{d}f} | {m['rmse']:.{d}f} | {r2} | "
             f"{m['median_abs_error']:.{d}f} | {m['bias']:+.{d}f} | "
-            + " | ".join(f"{100 * m[f'within_{w:g}_dex']:.1f}%" for w in DEX_WITHIN)
+            + " | ".join(f"{100 * m[k]:.1f}%" for k in within.values())
             + " |"
         )
     return "\n".join(lines) + "\n"

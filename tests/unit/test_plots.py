@@ -232,3 +232,19 @@ def test_same_figure_same_bytes(tmp_path, files):
     for name in ("a", "b"):
         teff_plots.binned_metrics_figure({"m1": files["metrics"]}, tmp_path / f"{name}.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_a_coverage_far_below_nominal_is_drawn_not_cut_off(tmp_path):
+    """The coverage panels zoom to 40-100%; a bin whose coverage is lower (a model far too
+    confident there) widens the view instead of vanishing below the axis."""
+
+    def stats(one, two):
+        return {"n": 50, "within_1sigma": one, "within_2sigma": two}
+
+    bins = {"overall": stats(0.68, 0.95), "per_bin": {"0-4000": stats(0.7, 0.95)}}
+    low = {"overall": stats(0.6, 0.9), "per_bin": {"0-4000": stats(0.18, 0.35)}}
+    report = {"test": {"by_predicted_bin": bins, "by_label_bin": low}}
+    calib_plots.calibration_coverage_figure({"m1": report}, tmp_path / "c.png")
+    panels = base_plots.read_panel_points(tmp_path / "c.png")
+    # four panels (1 and 2 sigma, by prediction and by label), each with both bars drawn
+    assert [p["points"] for p in panels] == [2, 2, 2, 2], panels

@@ -173,18 +173,65 @@ def test_combined_teff():
     assert t[1] == pytest.approx(((6000.0**4 + 3000.0**4) / 2) ** 0.25)
 
 
+def test_roche_lobe_and_contact_geometry():
+    """Eggleton's lobe: 0.3789 a at q = 1. A 1.0 + 0.4 M_sun contact pair with a 1 R_sun primary
+    has a = R1 / r_L(2.5) ~ 2.2 R_sun, P ~ 0.31 d (a W UMa star), one Teff for both components
+    that carries their summed luminosity, and R2 / R1 = r_L(0.4) / r_L(2.5)."""
+    assert population.roche_lobe(np.array([1.0]))[0] == pytest.approx(0.3789, abs=2e-4)
+    cb = population.contact_binary(
+        np.array([1.0]), np.array([0.4]), np.array([1.0]), np.array([0.03]), np.array([1.0])
+    )
+    r_l1, r_l2 = population.roche_lobe(np.array([2.5, 0.4]))
+    assert cb["separation"][0] == pytest.approx(1.0 / r_l1)
+    assert cb["radius2"][0] == pytest.approx(r_l2 / r_l1)
+    assert 0.25 < cb["period"][0] < 0.4
+    lum = (1.0 + cb["radius2"][0] ** 2) * (cb["teff"][0] / population.L_SUN_TEFF) ** 4
+    assert lum == pytest.approx(1.03)
+    assert cb["m_bol"][0] == pytest.approx(population.M_BOL_SUN - 2.5 * math.log10(1.03))
+
+
+def test_contact_frequency_and_mass_ratios():
+    """Rucinski's frequencies by M_V, and Q(q) ~ (1 - q)^6 on [0.1, 1]: mean 0.1 + 0.9 / 8."""
+    rfo = population.contact_rfo(np.array([4.0, 1.5, 1.0, 0.5, -1.0]))
+    assert rfo.tolist() == pytest.approx([1 / 500, 1 / 5000, 1 / 5000, 1 / 30000, 1 / 30000])
+    q = population.draw_contact_q(np.random.default_rng(3), 200_000, np.full(200_000, 0.1))
+    assert q.min() >= 0.1 and q.max() <= 1.0
+    # sd of q is 0.9 sqrt(7 / (8^2 9)) = 0.099; 5 standard errors of the mean: 0.0011.
+    assert q.mean() == pytest.approx(0.1 + 0.9 / 8.0, abs=0.0011)
+
+
 # --- Galaxy and dust
 
 
+def _direct_extinction(d, l_deg, b_deg, steps=400_001):
+    """The dust density of the module docstring summed along the line of sight (trapezoid)."""
+    s = np.linspace(0.0, d, steps)
+    lr, br = math.radians(l_deg), math.radians(b_deg)
+    x = galaxy.R0_PC - s * math.cos(br) * math.cos(lr)
+    y = s * math.cos(br) * math.sin(lr)
+    z = galaxy.Z_SUN_PC + s * math.sin(br)
+    radius = np.hypot(x, y)
+    rho = (
+        galaxy.DUST_KAPPA_MAG_PER_PC
+        * math.exp(galaxy.Z_SUN_PC / galaxy.DUST_SCALE_HEIGHT_PC)
+        * np.exp(-(radius - galaxy.R0_PC) / galaxy.DUST_SCALE_LENGTH_PC)
+        * np.exp(-np.abs(z) / galaxy.dust_scale_height(radius))
+    )
+    return float(np.trapezoid(rho, s))
+
+
 def test_dust_integral_against_closed_forms():
-    """Toward the anticentre in the plane the integrand is kappa exp(-s / L): A = kappa L
-    (1 - exp(-d / L)); toward the north pole R stays R0: A = kappa h (1 - exp(-d / h))
-    (kappa the rate at the Sun)."""
-    kappa, length = galaxy.DUST_KAPPA_MAG_PER_PC, galaxy.DUST_SCALE_LENGTH_PC
+    """Toward the north pole R stays R0: A = kappa h (1 - exp(-d / h)) (kappa the rate at the
+    Sun). Elsewhere against a direct integration of the density (flare included): 1e-4 along
+    the anticentre direction, 1e-3 toward the bulge."""
     h = galaxy.DUST_SCALE_HEIGHT_PC
+    kappa = galaxy.DUST_KAPPA_MAG_PER_PC
     d = np.array([100.0, 1000.0, 5000.0, 20000.0])
     anti = galaxy.extinction_to(d, np.full(4, 180.0), np.zeros(4))
-    assert anti == pytest.approx(kappa * length * -np.expm1(-d / length), rel=1e-4)
+    assert anti == pytest.approx([_direct_extinction(x, 180.0, 0.0) for x in d], rel=1e-4)
+    for l_deg, b_deg in ((1.0, -3.9), (10.0, -5.0), (0.0, -2.0), (300.0, -1.0)):
+        got = galaxy.extinction_to(np.array([8000.0]), [l_deg], [b_deg])[0]
+        assert got == pytest.approx(_direct_extinction(8000.0, l_deg, b_deg), rel=1e-3)
     pole = galaxy.extinction_to(d, np.zeros(4), np.full(4, 90.0))
     assert pole == pytest.approx(kappa * h * -np.expm1(-d / h), rel=1e-6)
     # Denser toward the inner Galaxy; the full column is at least the column to any star.
@@ -195,6 +242,12 @@ def test_dust_integral_against_closed_forms():
     )
     # The Galactic-centre column is the measured A_V ~ 30 mag (module docstring; 20-40 here).
     assert 20.0 < galaxy.extinction_to(np.array([8200.0]), [0.0], [0.0])[0] < 40.0
+    # Baade's window, (l, b) = (1.001, -3.885), to the bulge: within the A_V = 1.26-2.79 of
+    # Stanek (1996); the flare: 73 pc inside 5 kpc, 134 pc at the Sun, 244 pc beyond 14 kpc.
+    window = galaxy.extinction_to(np.array([8000.0]), [1.001], [-3.885])[0]
+    assert 1.26 < window < 2.79
+    heights = galaxy.dust_scale_height(np.array([2000.0, galaxy.R0_PC, 20000.0]))
+    assert heights == pytest.approx([73.2, 134.0, 244.2], abs=0.1)
 
 
 def test_extinction_lower_bound_is_below_the_integral():
@@ -274,6 +327,8 @@ def test_synthesis_table_and_truth(synthesis):
     frequency = photometry["frequency"].to_numpy()
     period = truth["period"].to_numpy()
     assert np.allclose(frequency, 1.0 / period, rtol=1e-5, atol=1e-8)
+    # The DR3 catalogue's period cut.
+    assert period.min() >= population.GAIA_P_MIN_DAYS
     # E(B-V) to infinity is at least the star's own A0 / R_V (to the quadrature's accuracy,
     # a few 1e-4 relative, and the table's rounding to 1e-5 mag).
     full = photometry["ebv_sandf"].to_numpy() * galaxy.R_V
@@ -281,3 +336,9 @@ def test_synthesis_table_and_truth(synthesis):
     # Every star's components: a main-sequence, subgiant, giant or clump primary; no remnant.
     assert set(truth["stage1"].unique().to_list()) <= {0, 1, 2, 3}
     assert set(truth["component"].unique().to_list()) <= {0, 1, 2}
+    # Contact binaries: one Teff for both components, both on the main sequence, periods above
+    # the 0.22 d cut-off; they are a sizeable minority (a few per cent to half of the stars).
+    contact = (truth["teff1"] == truth["teff2"]).to_numpy()
+    assert 0.03 < contact.mean() < 0.5
+    assert np.all(period[contact] >= population.CONTACT_P_MIN_DAYS)
+    assert np.all(truth["stage1"].to_numpy()[contact] == population.MS)

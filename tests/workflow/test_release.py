@@ -32,6 +32,7 @@ from ebteff.features import ModelSpec, build_feature_table, prepare_photometry
 from ebteff.forest import load_forest, save_forest, train_forest
 from ebteff.hub import ChecksumError
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
+from ebteff.parameter_catalog import parameter_inputs, summarise_parameters, with_parameters
 from ebteff.parameters import parameter_of
 from ebteff.predict import LoadedModel, predict_frame
 from ebteff.publish.run import Release, load_run
@@ -123,6 +124,7 @@ def build_run(root: Path) -> dict:
         .collect()
     )
     paths, raws, calibrations = {}, {}, {}
+    parameter_raws, parameter_calibrations = {}, {}
     for name, entry in {**MODELS, **PARAMETER_MODELS}.items():
         par = parameter_of(entry["target"])
         spec = ModelSpec.from_config(name, {**entry, "hyperparameters": HYPER})
@@ -193,9 +195,24 @@ def build_run(root: Path) -> dict:
         paths[name] = p
         if par.key == "teff":
             raws[name], calibrations[name] = pred, calibration
+        else:
+            parameter_raws[name], parameter_calibrations[name] = pred, calibration
 
     # the catalogue's own per-star path, as build_catalog and predict_table take it
     cat = catalogue_rows(base, raws, calibrations, photometry=stars)
+    labels = (
+        scan_photometry(photometry)
+        .select("source_id", *[c for c in parameter_inputs({"logg"}) if c in stars.columns])
+        .collect()
+    )
+    # no split, as for the Teff rows above: the snippet's predict_table knows of none
+    cat = with_parameters(
+        cat,
+        labels,
+        parameter_raws,
+        parameter_calibrations,
+        stars,
+    )
     test = cat.join(split, on="source_id").filter(pl.col("split") == "test")
     best = {
         "test": coverage_report(
@@ -209,7 +226,9 @@ def build_run(root: Path) -> dict:
     write_json(
         {"calibration": None, "reference": None}, res / "calibration/teff_gaia_corrected.json"
     )
-    write_json(summarise(cat, list(MODELS)), res / "catalog/summary.json")
+    summary = summarise(cat, list(MODELS))
+    summary["parameters"] = summarise_parameters(cat, parameter_calibrations)
+    write_json(summary, res / "catalog/summary.json")
     write_parquet(cat, res / "catalog/eb_teff_catalog.parquet")
     header = {
         "WFVERS": ("0.1.0", "workflow version"),
@@ -614,7 +633,8 @@ def test_the_cards_usage_snippets_work_against_the_published_repos(
     got = pl.read_parquet(result)
     cat = pl.read_parquet(run_files["catalog_fits"].parent / "eb_teff_catalog.parquet").head(1000)
     assert got.height == cat.height > 0
-    assert got.select(cat.columns).equals(cat)
+    bad = [c for c in cat.columns if not got[c].equals(cat[c])]
+    assert got.select(cat.columns).equals(cat), bad
 
 
 # -- using published models ----------------------------------------------------------------------
@@ -718,3 +738,17 @@ def test_a_pinned_log_g_model_is_fetched_from_the_release(published, staged, hub
     dest = fetch(tmp_path, published, name="gaia_logg", spec=spec, token=TOKEN)
     for file in ("model.parquet", "metadata.json"):
         assert (dest / file).read_bytes() == (out / "models/gaia_logg" / file).read_bytes()
+
+
+def test_the_dataset_card_gives_log_g_beside_teff_with_the_catalogues_counts(staged, run_files):
+    """The dataset card says the catalogue has log g, and its row quotes the run's summary:
+    stars from GSP-Phot and from the model, and each flag's count."""
+    out, _ = staged
+    _, dataset = card(out / "dataset")
+    logg = json.loads(run_files["catalog_summary"].read_text())["parameters"]["logg"]
+    assert "Likewise log g" in dataset and "`logg_flag`" in dataset
+    row = re.search(r"^\| log g \(`logg_best`\) \| `gaia_logg` \|(.*)\|$", dataset, re.M)
+    assert row, dataset
+    cells = [c.strip() for c in row[1].split("|")]
+    assert cells[1:3] == [f"{logg['source']['gaia']:,}", f"{logg['source']['gaia_logg']:,}"]
+    assert cells[-5:] == [f"{logg['flags'].get(f, 0):,}" for f in "ABCDX"]

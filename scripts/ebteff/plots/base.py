@@ -159,6 +159,20 @@ def no_data(ax, text: str = "no data") -> None:
     ax.set_yticks([])
 
 
+def corner_text(ax, text: str, fontsize: float = 9) -> None:
+    """A boxed note (a panel's metrics) in the lower right corner of the axes."""
+    ax.text(
+        0.97,
+        0.03,
+        text,
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=fontsize,
+        bbox={"boxstyle": "round", "fc": "white", "ec": "0.6", "alpha": 0.9},
+    )
+
+
 def bin_title(label: str, parameter: Parameter = TEFF) -> str:
     """Teff: '0-4000' -> '< 4000', '8000-50000' -> '>= 8000', '4000-5000' -> '4000-5000' (K).
     log g, [M/H]: the bounds as they are, negative ones too ('-1--0.5' -> '-1 to -0.5')."""

@@ -34,6 +34,7 @@ def calibration_coverage_figure(
     ``parameter`` (left: what the calibration is fitted on) and of the label (right), per model
     of that parameter; bins in its unit (K for Teff, dex for log g and [M/H])."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 8), sharex="col", sharey=True)
+    lowest = 0.4  # zoomed to 40-100% so that a few points from nominal show; lower if a bar is
     for col, by in enumerate(("predicted", "label")):
         coverages = {k: coverage_of(v, by) for k, v in reports.items()}
         bins: list[str] = []
@@ -50,6 +51,8 @@ def calibration_coverage_figure(
             for i, ((name, cov), color) in enumerate(zip(coverages.items(), colors, strict=True)):
                 stats = [cov.get("overall", {}), *(cov.get("per_bin", {}).get(b, {}) for b in bins)]
                 vals = [s.get(key, np.nan) if s.get("n") else np.nan for s in stats]
+                if np.isfinite(vals).any():
+                    lowest = min(lowest, np.floor(10 * np.nanmin(vals)) / 10)
                 ax.bar(
                     np.arange(len(groups)) + (i - (len(coverages) - 1) / 2) * width,
                     vals,
@@ -61,7 +64,6 @@ def calibration_coverage_figure(
                     label=name,
                 )
             ax.axhline(nominal, color="k", ls="--", lw=1.2, label=f"nominal {100 * nominal:.1f}%")
-            ax.set_ylim(0.4, 1.0)  # zoomed: a few points from nominal must show
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
             if col == 0:
                 ax.set_ylabel(f"test stars within {key[7]} \u03c3")
@@ -82,6 +84,7 @@ def calibration_coverage_figure(
             np.arange(len(groups)), ["all"] + [bin_title(b, parameter) for b in bins]
         )
         axes[1, col].set_xlabel(f"{by} {parameter.name} bin ({parameter.unit})")
+    axes[0, 0].set_ylim(lowest, 1.0)  # shared by all four panels
     fig.suptitle("Coverage of the calibrated uncertainties, test split")
     handles, labels = unique_legend(axes.flat)
     order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("nominal"))

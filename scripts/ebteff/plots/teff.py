@@ -14,6 +14,7 @@ from .base import (
     LINESTYLES,
     MARKERS,
     bin_title,
+    corner_text,
     no_data,
     plt,
     save,
@@ -176,16 +177,7 @@ def accuracy_figure(panels: list[dict], model: str, path) -> None:
         )
         text = metrics_text(p.get("metrics"))
         if text:
-            ax.text(
-                0.97,
-                0.03,
-                text,
-                transform=ax.transAxes,
-                ha="right",
-                va="bottom",
-                fontsize=9,
-                bbox={"boxstyle": "round", "fc": "white", "ec": "0.6", "alpha": 0.9},
-            )
+            corner_text(ax, text)
     if mesh is not None:
         bar = fig.colorbar(mesh, ax=axes[0].tolist(), label="test stars per cell", shrink=0.9)
         bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))

@@ -9,7 +9,7 @@ from matplotlib.lines import Line2D
 from ..external import REFERENCE
 from ..features import TEFF_MAX, TEFF_MIN
 from ..flags import FLAG_BITS, FLAG_LABEL
-from .base import GUIDE, no_data, plt, save, series_colors, teff_log_axis
+from .base import GUIDE, corner_text, no_data, plt, save, series_colors, teff_log_axis
 
 #: Marker colour per flag (cividis: ordered, readable in greyscale); X (no teff_best, a model's
 #: Teff all the same) light grey.
@@ -108,16 +108,7 @@ def validation_figure(
         ax.set_title(est)
         text = _stats_text(stats.get(est, {}).get("overall"))
         if text:
-            ax.text(
-                0.97,
-                0.03,
-                text,
-                transform=ax.transAxes,
-                ha="right",
-                va="bottom",
-                fontsize=8,
-                bbox={"boxstyle": "round", "fc": "white", "ec": "0.6", "alpha": 0.9},
-            )
+            corner_text(ax, text, fontsize=8)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     handles = [

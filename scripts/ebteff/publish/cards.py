@@ -24,7 +24,7 @@ from ..columns import column_doc
 from ..evaluate import markdown_table
 from ..flags import FLAG_MEANING
 from ..formats import FOREST_FORMAT
-from ..parameters import TEFF, Parameter, parameter_of
+from ..parameters import PARAMETERS, TEFF, Parameter, parameter_of
 from ..published import model_pins_from_files
 from ..release import BEST_CALIBRATION_FILE, CORRECTION_FILE, LABEL_CALIBRATION_FILE
 from ..split import SPLITS
@@ -219,6 +219,7 @@ def render_dataset_card(run: Run, release: Release, files: Mapping[str, dict]) -
             "eclipsing-binaries",
             "stellar-parameters",
             "effective-temperature",
+            *(["surface-gravity", "metallicity"] if run.parameter_models else []),
             *(["simulated"] if release.simulated else []),
         ],
         configs=[{"config_name": "photometry", "data_files": PHOTOMETRY_FILE, "default": True}],
@@ -239,6 +240,10 @@ def render_dataset_card(run: Run, release: Release, files: Mapping[str, dict]) -
         coverage=coverage_in_order(s),
         cat=run.catalog_summary,
         flags=FLAG_MEANING,
+        parameters=[
+            (PARAMETERS[key], summary)
+            for key, summary in (run.catalog_summary.get("parameters") or {}).items()
+        ],
         columns=catalog_columns(run),
     )
     return card_text(DatasetCard, data, body)
@@ -358,7 +363,9 @@ def render_model_card(run: Run, release: Release, files: Mapping[str, dict]) -> 
     """The model repository's ``README.md``. ``files``: staged path -> size, sha256."""
     from huggingface_hub import ModelCard, ModelCardData
 
-    names = [m.name for m in run.models]
+    # every model of the release: Teff's (in the order that breaks ties), then log g's and
+    # [M/H]'s; all are pinned in the card's model_source block and loaded by its snippet
+    names = [m.name for m in (*run.models, *run.parameter_models)]
     data = ModelCardData(
         model_name=MODEL_TITLE,
         library_name="scikit-learn",

@@ -57,6 +57,21 @@ included). Sources:
   mu' = mu - k sigma^2, x_min = 1.5 log10 r; log P of eclipsing pairs is then N(mu', sigma)
   truncated below at x_min, so short periods dominate them (the massive-star law is integrated
   numerically, :func:`massive_eclipse_weight`).
+- Contact (W UMa) binaries: the log-normal periods above stop at a > R1 + R2; closer pairs
+  are contact binaries, counted directly: their relative frequency of occurrence is 1/500 per
+  main-sequence star fainter than M_V = +1.5 (published range about 1/1,000-1/250: Rucinski
+  2002, PASP 114, 1124, uncertain "by a factor of about two"; 0.2% relative to FGK dwarfs,
+  Rucinski 2006, MNRAS 368, 1319 and 2007, MNRAS 382, 393), 1/5,000 at M_V +0.5 to +1.5 and
+  1/30,000 brighter (Rucinski 2002; M_V taken as the pair's M_bol, approx.: BC_V of F-K dwarfs
+  is within 0.3 mag of 0). Both components are on the main sequence; mass ratios follow
+  Q(q) ~ (1 - q)^6 on 0.1-1 (Rucinski 2001, AJ 122, 1007, from OGLE's amplitudes); the primary
+  keeps its main-sequence radius and fills its Roche lobe (Eggleton 1983, ApJ 268, 368), which
+  fixes the separation and, by Kepler's law, the period; the secondary fills its own lobe; the
+  common envelope spreads the two stars' luminosities over both surfaces at one Teff (Lucy
+  1968, ApJ 151, 1123; W UMa components have nearly equal Teff, Rucinski 1985). Periods below
+  0.22 d do not exist (the cut-off of Rucinski 2007: 0.215-0.22 d), which removes primaries
+  below ~0.8 M_sun. A contact pair eclipses with probability (R1 + R2) / a; Gaia's catalogue
+  also holds its ellipsoidal variables (Mowlavi et al. 2023), which this leaves out.
 - Gaia's eclipse detection: with sparse sampling, an eclipse is found when at least two of the
   N = 40 epochs (median number of G-band field-of-view transits in DR3's 34 months, approx.;
   Eyer et al. 2023, A&A 674, A13) fall in eclipse: probability 1 - (1 + lambda) exp(-lambda),
@@ -73,7 +88,9 @@ included). Sources:
   (G ~ 19-19.5, approx.), and it makes the 2MASS and Pan-STARRS1 coverages of the simulated
   table come out near the real table's (60%, 53.5%), two input properties set by the magnitude
   distribution (without it the G histogram rises to the 20.5 limit and 2MASS covers 43%).
-  Brighter than G = 3 nothing is in Gaia's EB catalogue.
+  Brighter than G = 3 nothing is in Gaia's EB catalogue, and nothing with a period below 0.2 d
+  (the catalogue's own cut against aliases: Mowlavi et al. 2023; Gaia DR3 documentation,
+  Sect. 10.7.2); that removes ~5% of the pairs, most of them M dwarfs.
 - Truth: the binary's true Teff is that of the combined light, (sum R^2 T^4 / sum R^2)^(1/4)
   (the Teff of one star with the pair's total luminosity and emitting area).
 
@@ -89,12 +106,17 @@ region within the binary's dust-free visibility distance holds: a cylinder about
 near disc stars, the whole component otherwise. Each copy draws its period, is kept if Gaia's
 epochs catch the eclipse, draws its position in the proposal region (kept with the density's
 ratio to the region's bound), its dust, and passes the selection in G (cheap bounds first).
-Every step is an exact rejection or thinning, so the accepted stars follow the target
-distribution whatever the proposal constants; they only set the speed and how often one
-proposed binary appears at several places (~30% of stars share their binary with another at
-the default constants). All random numbers of a catalogue block come, batch after batch, from
-that block's ``np.random.default_rng([seed, block])``, so the sample is a deterministic
-function of (seed, block, block size).
+A proposal is a contact binary CONTACT_PROPOSAL of the time (its mass ratio from the contact
+law), a detached one otherwise; the weight divides by that share. Every step is an exact
+rejection or thinning, so the accepted stars follow the target distribution whatever the
+proposal constants; they only set the speed and how often one proposed binary appears at
+several places. Such twins (one binary's masses, age and metallicity at two places) are
+correlated draws, and a twin in the training split and its sibling in the test split leak
+information between them; COPY_UNIT = 0.01 keeps them to ~9% of stars (at 0.001, 49%; 30,000
+stars of seed 20251211), at two to four times the drawing time. All random
+numbers of a catalogue block come, batch after batch, from that block's
+``np.random.default_rng([seed, block])``, so the sample is a deterministic function of (seed,
+block, block size).
 """
 
 from __future__ import annotations
@@ -136,11 +158,26 @@ CLOSE_MASS_RANGE = (1.5, 16.0)
 #: Kepler's third law in solar units: a [R_sun] = KEPLER (M [M_sun])^(1/3) (P [d])^(2/3).
 KEPLER_RSUN = 4.2084
 
+# --- Contact (W UMa) binaries (module docstring)
+#: Relative frequency of occurrence per main-sequence star (Rucinski 2002, PASP 114, 1124): 1/500
+#: for M_V > +1.5 (uncertain by a factor of about 2; confirmed at 0.2% by Rucinski 2006, MNRAS
+#: 368, 1319), 1/5,000 for M_V < +1.5 and 1/30,000 for M_V < +0.5: (upper M_V bound, RFO).
+CONTACT_RFO = ((0.5, 1.0 / 30_000.0), (1.5, 1.0 / 5_000.0), (np.inf, 1.0 / 500.0))
+#: Mass ratios M2/M1: Q(q) ~ (1 - q)^6 on 0.1 <= q <= 1 (Rucinski 2001, AJ 122, 1007).
+CONTACT_Q_EXPONENT, CONTACT_Q_MIN = 6.0, 0.1
+#: Short-period cut-off of contact binaries, days (Rucinski 2007, MNRAS 382, 393: 0.215-0.22 d).
+CONTACT_P_MIN_DAYS = 0.22
+#: Solar absolute bolometric magnitude (IAU 2015 Resolution B2).
+M_BOL_SUN = 4.74
+
 # --- Gaia
 GAIA_EPOCHS = 40
 #: An eclipse is seen when its depth exceeds this many single-epoch uncertainties.
 DEPTH_SIGMAS = 3.0
 G_FAINT, G_BRIGHT = 20.5, 3.0
+#: The DR3 EB catalogue holds periods above 0.2 d only (Mowlavi et al. 2023; Gaia DR3
+#: documentation Sect. 10.7.2: shorter ones were left out as likely aliases).
+GAIA_P_MIN_DAYS = 0.2
 EB_COMPLETENESS_G50, EB_COMPLETENESS_WIDTH = 19.5, 0.35
 
 # --- Evolution constants (HPT00 Appendix, zeta = 0; Tout et al. 1996 Tables 1-2, Z = 0.02)
@@ -574,6 +611,48 @@ def combined_teff(teff1, teff2, radius1, radius2) -> np.ndarray:
     return 1e4 * ((r1 * t1 + r2 * t2) / (r1 + r2)) ** 0.25
 
 
+def roche_lobe(q) -> np.ndarray:
+    """Roche-lobe radius over the separation of a star with mass ratio q = M_star / M_other
+    (Eggleton 1983, ApJ 268, 368)."""
+    q3 = np.cbrt(np.asarray(q, dtype=float))
+    return 0.49 * q3 * q3 / (0.6 * q3 * q3 + np.log1p(q3))
+
+
+def contact_rfo(m_v) -> np.ndarray:
+    """Contact binaries per main-sequence star of this absolute magnitude (CONTACT_RFO)."""
+    m_v = np.asarray(m_v, dtype=float)
+    bounds = [b for b, _ in CONTACT_RFO]
+    values = np.asarray([v for _, v in CONTACT_RFO])
+    return values[np.searchsorted(bounds, m_v, side="left")]
+
+
+def draw_contact_q(rng, n, q_lo) -> np.ndarray:
+    """Mass ratios from Q(q) ~ (1 - q)^k on [q_lo, 1] (inverse CDF; k = CONTACT_Q_EXPONENT)."""
+    k1 = CONTACT_Q_EXPONENT + 1.0
+    return 1.0 - (1.0 - np.asarray(q_lo, dtype=float)) * (1.0 - rng.random(n)) ** (1.0 / k1)
+
+
+def contact_binary(mass1, mass2, lum1, lum2, radius1) -> dict[str, np.ndarray]:
+    """A contact binary of two main-sequence stars (module docstring).
+
+    The primary keeps its main-sequence radius and fills its Roche lobe, which fixes the
+    separation; the secondary fills its own lobe; the common envelope shares the components'
+    luminosity over both surfaces at one Teff. Returns radius2, teff (K), separation (R_sun),
+    period (d) and m_bol (the pair's absolute bolometric magnitude).
+    """
+    m1, m2 = np.asarray(mass1, dtype=float), np.asarray(mass2, dtype=float)
+    separation = radius1 / roche_lobe(m1 / m2)
+    radius2 = roche_lobe(m2 / m1) * separation
+    lum = lum1 + lum2
+    teff = L_SUN_TEFF * (lum / (radius1**2 + radius2**2)) ** 0.25
+    period = (separation / (KEPLER_RSUN * np.cbrt(m1 + m2))) ** 1.5
+    m_bol = M_BOL_SUN - 2.5 * np.log10(lum)
+    return {
+        "radius2": radius2, "teff": teff, "separation": separation, "period": period,
+        "m_bol": m_bol,
+    }  # fmt: skip
+
+
 @functools.lru_cache(maxsize=2)
 def _min_extinction_ratio(grid: stellar.KuruczGrid) -> float:
     """The smallest A_G / A0 anywhere in the grid (A0 > 0), a bound for cheap rejections."""
@@ -593,6 +672,8 @@ def _take(stars: dict, mask) -> dict:
     return {k: v[mask] for k, v in stars.items()}
 
 
+#: Share of proposals that are contact binaries (the weights undo it).
+CONTACT_PROPOSAL = 0.3
 #: Proposal probabilities of the components (thin, thick, bulge); the weights undo them.
 COMPONENT_PROPOSAL = (0.7, 0.15, 0.15)
 #: Proposals below MASS_PIVOT (M_sun) are thinned by (M / MASS_PIVOT)^MASS_TILT.
@@ -606,8 +687,8 @@ BULGE_NEAR_PC = 4000.0
 #: Distance beyond which nothing is proposed (the discs' density there is < 1e-6 of the Sun's).
 D_MAX_PC = 50_000.0
 #: Intensity unit of the Poisson copies (any value gives the same distribution; smaller values
-#: draw fewer proposals but repeat a proposed binary at more places).
-COPY_UNIT = 0.001
+#: draw fewer proposals but repeat a proposed binary at more places: module docstring).
+COPY_UNIT = 0.01
 
 
 def _post_ms_window(k, lo_gyr, hi_gyr):
@@ -663,15 +744,33 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     share_c = (mass_share / p_c)[component]
     weight = np.where(alive_width > 0, share_c * history / (q_age * tilt), 0.0)
     primary = evolve(mass1, age * 1000.0, tracks1)
+    # A proposal is a contact binary (CONTACT_PROPOSAL of the time) or a detached one, each
+    # with its own mass ratios; the weight undoes the choice.
+    contact = rng.random(n) < CONTACT_PROPOSAL
     q_lo = np.minimum(np.maximum(Q_MIN, SECONDARY_MIN_MASS / mass1), 1.0)
-    mass2 = rng.uniform(q_lo, 1.0) * mass1
+    q_detached = rng.uniform(q_lo, 1.0)
+    q_contact = draw_contact_q(rng, n, np.maximum(CONTACT_Q_MIN, q_lo))
+    mass2 = np.where(contact, q_contact, q_detached) * mass1
     secondary = evolve(mass2, age * 1000.0)
     radius_sum = primary["radius"] + secondary["radius"]
     w_solar, x_min, _ = eclipse_weight(radius_sum, mass1 + mass2, mass1)
     share = close_fraction(mass1)
     w_massive = share * massive_eclipse_weight(radius_sum, mass1 + mass2)
     w_ecl = (1.0 - share) * w_solar + w_massive
-    weight = weight * multiplicity(mass1) * w_ecl * (primary["alive"] & secondary["alive"])
+    w_detached = multiplicity(mass1) * w_ecl
+    # Contact: both components on the main sequence, the period above the cut-off; eclipsing
+    # with probability (R1 + R2) / a.
+    cb = contact_binary(mass1, mass2, primary["lum"], secondary["lum"], primary["radius"])
+    on_ms = (primary["phase"] == MS) & (secondary["phase"] == MS)
+    w_contact = np.where(
+        on_ms & (cb["period"] >= CONTACT_P_MIN_DAYS),
+        contact_rfo(cb["m_bol"]) * (primary["radius"] + cb["radius2"]) / cb["separation"],
+        0.0,
+    )
+    w_binary = np.where(
+        contact, w_contact / CONTACT_PROPOSAL, w_detached / (1.0 - CONTACT_PROPOSAL)
+    )
+    weight = weight * w_binary * (primary["alive"] & secondary["alive"])
     # Copies ~ Poisson(weight x position weight / COPY_UNIT), the position weight <= 1, drawn
     # in two exact steps: Poisson(weight / COPY_UNIT) first, then each copy kept with the
     # position weight (binomial thinning), so magnitudes are computed only where a copy exists.
@@ -682,14 +781,16 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
         "mass2": mass2[sel],
         "component": component[sel],
         "age": age[sel],
-        "teff1": primary["teff"][sel],
-        "teff2": secondary["teff"][sel],
+        "teff1": np.where(contact, cb["teff"], primary["teff"])[sel],
+        "teff2": np.where(contact, cb["teff"], secondary["teff"])[sel],
         "radius1": primary["radius"][sel],
-        "radius2": secondary["radius"][sel],
+        "radius2": np.where(contact, cb["radius2"], secondary["radius"])[sel],
         "stage1": primary["phase"][sel].astype(np.int8),
         "stage2": secondary["phase"][sel].astype(np.int8),
         "x_min": x_min[sel],
-        "p_massive": (w_massive / np.maximum(w_ecl, 1e-300))[sel],
+        "p_massive": np.where(contact, 0.0, w_massive / np.maximum(w_ecl, 1e-300))[sel],
+        "contact": contact[sel],
+        "contact_period": np.where(contact, cb["period"], np.nan)[sel],
     }
     first = first[sel]
     c = stars["component"]
@@ -722,10 +823,12 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     solar = draw_log_period(rng, stars["x_min"], mu_eb, sigma)
     massive = draw_massive_log_period(rng, stars["x_min"])
     period = 10.0 ** np.where(rng.random(m) < stars["p_massive"], massive, solar)
+    period = np.where(stars["contact"], stars["contact_period"], period)
     total = stars["mass1"] + stars["mass2"]
     separation = KEPLER_RSUN * np.cbrt(total) * period ** (2.0 / 3.0)
     radius_sum = stars["radius1"] + stars["radius2"]
     ok = rng.random(m) < detection_probability(radius_sum, separation)
+    ok &= period >= GAIA_P_MIN_DAYS
     # Discs: z from the vertical profile, (x, y) uniform in the circle of radius d_lim about the
     # Sun's projection, kept with probability exp(-(R - R_min)/L) and if within d_lim (3D).
     # Far ones (and the bulge): drawn from the component's whole density.
@@ -779,7 +882,7 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     # completeness draw (above).
     stars.update(a0=a0, G=g, BP=app[:, 1], RP=app[:, 2])
     stars = _take(stars, (g <= stars["g_lim"]) & (g >= G_BRIGHT))
-    for key in ("x_min", "p_massive", "d_lim", "g_lim"):
+    for key in ("x_min", "p_massive", "d_lim", "g_lim", "contact_period"):
         stars.pop(key)
     stars["ebv_sandf"] = galaxy.full_column_ebv(stars["l"], stars["b"])
     stars["frequency"] = 1.0 / stars["period"]
