@@ -65,10 +65,11 @@ def test_cm_dra_like_star_gets_a_cool_teff_or_none(snakemake_run, tmp_path):
     The simulated stars this bright and this red are giants, M giants and K giants behind 1-3
     mag of dust (the tiny run: the 6 within 1 mag in G and 0.3 in BP - RP of CM Dra have a true
     Teff of 3,550-4,380 K and labels of 3,400-4,450 K); dwarfs as cool and as bright as CM Dra
-    (a neighbour of the Sun at 15 pc) are too rare in 40,000 stars to be learnt. From Gaia photometry the two are one
-    colour, so a model that learnt the sky gives CM Dra a K star's Teff (3,900-4,800 K in tiny
-    runs), or refuses it as novel (its novelty was 1.3 in the tiny run): either is honest. A hot Teff (the earlier sky's models gave
-    it 21,460 K: they had learnt that bright means hot) never is.
+    (a neighbour of the Sun at 15 pc) are too rare in 40,000 stars to be learnt. From Gaia
+    photometry the two are one colour, so a model that learnt the sky gives CM Dra a K star's
+    Teff (3,900-4,800 K in tiny runs), or refuses it as novel (its novelty was 1.3 in the tiny
+    run): either is honest. A hot Teff (the earlier sky's models gave it 21,460 K: they had
+    learnt that bright means hot) never is.
 
     With its 2MASS J, H, Ks, the model of colours alone sees the infrared colours of reddened
     hot stars, which the training set holds (docs/novelty.md): if it gives teff_best, and that
