@@ -225,7 +225,32 @@ def realism(frame: pl.DataFrame) -> int:
         check(
             f"A0 percentiles 10/50/90, {name}", f"{p10:.2f} / {p50:.2f} / {p90:.2f}", "(info)", None
         )
+    population(frame, has, g)
     return misses
+
+
+def population(frame: pl.DataFrame, has: np.ndarray, g: np.ndarray) -> None:
+    """What the sky is made of (info): the shares that the coverages and the label mix follow."""
+    needed = {"teff1", "teff2", "giant", "component", "period", "mass1", "mass2", "age", "dec"}
+    if not needed <= set(frame.columns):
+        return
+    print("\nPopulation (info; all stars / labelled stars)")
+    contact = (frame["teff1"] == frame["teff2"]).to_numpy()
+    shares = {
+        "contact binaries (one Teff for both)": contact,
+        "giants (giant branch or clump)": frame["giant"].to_numpy(),
+        "bulge stars": frame["component"].to_numpy() == 2,
+        "orbital period below 1 d": frame["period"].to_numpy() < 1.0,
+        "Dec > -30 deg (Pan-STARRS1's sky)": frame["dec"].to_numpy() > -30.0,
+    }
+    for name, values in shares.items():
+        row(name, f"{values.mean():6.1%} / {values[has].mean():6.1%}", "(info)", None)
+    row("G < 19", f"{np.mean(g < 19):6.1%}", "(info)", None)
+    # Twins: stars whose binary (masses, age) another star of the table shares
+    # (population.COPY_UNIT).
+    key = frame.select("mass1", "mass2", "age")
+    twins = key.is_duplicated().to_numpy()
+    row("stars sharing their binary with another", f"{twins.mean():6.1%}", "(info)", None)
 
 
 def predictions(workdir: Path, run: str | None) -> None:

@@ -37,10 +37,11 @@ rule build_catalog:
         "../envs/publish.yaml"
     threads: 1
     resources:
-        # the catalogue, its intermediates and the in-memory FITS table (its checksum needs the
-        # whole data): 3.8 GB peak at 2.18M stars, 1,400 bytes per star above the base
-        # (docs/costs.md); the request leaves a third more
-        mem_mb=mem_mb_for_table(per_row_bytes=2000, base_mb=800),
+        # the catalogue frame (86 columns at 6 models), each model's columns and the assembly's
+        # arrays; the files are written batch by batch beside the frame: 4.36 GB peak (VmHWM)
+        # at 2.18M stars, 0.46 GB at 40k, ~1,820 bytes per star above ~390 MB (docs/costs.md);
+        # the request leaves a third more
+        mem_mb=mem_mb_for_table(per_row_bytes=2400, base_mb=600),
         runtime=20,
         attempt=attempt_number,
         enforce_memory=ENFORCE_MEMORY,

@@ -10,13 +10,14 @@ import polars as pl
 from ebteff import __version__
 from ebteff.catalog import (
     GSPPHOT_PERCENTILES,
+    assemble,
     best_percentile_report,
     catalogue_base,
-    catalogue_rows,
     check_uncertainties,
     fit_best_calibration,
     fit_label_calibration,
     label_percentile_report,
+    model_columns,
     summarise,
 )
 from ebteff.columns import RENAMES, VOTABLE_DESCRIPTION
@@ -90,36 +91,47 @@ def main(smk) -> None:
             len(label_calibration["bins"]),
         )
 
-    def labelled(frame, part):
-        return frame.join(split, on="source_id").filter(pl.col("split") == part)
+    # each model's columns (its calibration, training range and novelty) do not depend on the
+    # labels: computed once for the three assemblies below, then the raw outputs go
+    columns = {m: model_columns(m, calibrations[m], raw.pop(m), phot) for m in models}
+    if others:  # log g and [M/H] beside Teff, row for row with base; then the features go
+        names = lf.collect_schema().names()
+        wanted = [c for c in parameter_inputs({"logg", "mh"}) if c in names]
+        labels = lf.select("source_id", *wanted).collect()
+        parameters = with_parameters(
+            base.select("source_id"),
+            labels.join(split, on="source_id", how="left", maintain_order="left"),
+            raw_others,
+            cal_others,
+            phot,
+        ).drop("source_id")
+        del labels, raw_others
+    del phot
 
     # the best-of-models choice is calibrated on calibration-split stars (their GSP-Phot Teff
-    # is the label) and judged on test stars, as if they had no GSP-Phot Teff ("blind")
-    blind_base = base.with_columns(pl.lit(None, pl.Float64).alias("teff_gaia_corrected"))
-    chosen = catalogue_rows(blind_base, raw, calibrations, photometry=phot).with_columns(
-        base["teff_gaia_corrected"]
-    )
-    first = labelled(chosen, "calibration")
+    # is the label) and judged on test stars, as if they had no GSP-Phot Teff ("blind"): only
+    # those stars are assembled blind (each row is assembled on its own), in catalogue order
+    held_out = base.filter(pl.col("split").is_in(["calibration", "test"]))
+    blind_base = held_out.with_columns(pl.lit(None, pl.Float64).alias("teff_gaia_corrected"))
+    label = held_out["teff_gaia_corrected"]
+    part = held_out["split"]
+    del held_out
+    chosen = assemble(blind_base, columns).with_columns(label)
+    first = chosen.filter(part == "calibration")
     best_calibration = fit_best_calibration(
         *(first[c].fill_null(np.nan).to_numpy() for c in ("teff_ml_best", "teff_ml_best_err")),
         first["teff_ml_best_source"].to_numpy(),
         first["teff_gaia_corrected"].fill_null(np.nan).to_numpy(),
     )
-    chosen_test = labelled(chosen, "test")
-    del chosen, first  # a catalogue-sized frame each: the test stars are all that is needed on
-    cat = catalogue_rows(base, raw, calibrations, best_calibration, label_calibration, phot)
+    chosen_test = chosen.filter(part == "test")
+    blind = assemble(blind_base, columns, best_calibration).with_columns(label)
+    blind_test = blind.filter(part == "test")
+    del chosen, first, blind, blind_base, label, part
+    cat = assemble(base, columns, best_calibration, label_calibration)
+    del columns
     if others:
-        names = lf.collect_schema().names()
-        wanted = [c for c in parameter_inputs({"logg", "mh"}) if c in names]
-        labels = lf.select("source_id", *wanted).collect()
-        cat = with_parameters(
-            cat,
-            labels.join(split, on="source_id", how="left", maintain_order="left"),
-            raw_others,
-            cal_others,
-            phot,
-        )
-        del labels
+        cat = cat.with_columns(parameters)
+        del parameters
     if cat.height != base.height or cat["source_id"].n_unique() != base.height:
         raise ValueError("catalogue rows do not match the input stars one to one")
     label_sources = label_calibration is not None or "teff_gspphot_lower" in base.columns
@@ -131,9 +143,7 @@ def main(smk) -> None:
             "corrected label from",
             no_uncertainty,
         )
-    blind = catalogue_rows(blind_base, raw, calibrations, best_calibration, photometry=phot)
-    blind_test = labelled(blind.with_columns(base["teff_gaia_corrected"]), "test")
-    del blind, blind_base, base, raw, phot
+    del base
     best_report = best_percentile_report(blind_test, chosen_test, best_calibration)
     best_report["calibration"] = best_calibration
     label_report = (

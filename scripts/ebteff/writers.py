@@ -54,43 +54,136 @@ def _describe(hdu, names, header: dict[str, tuple]) -> None:
                 hdu.header.append(card, bottom=True)  # a COMMENT right after its card
 
 
-def write_fits(cat: pl.DataFrame, path: str | os.PathLike, header: dict[str, tuple]) -> None:
+#: Comment of the CHECKSUM/DATASUM cards: fixed, so the file is a function of the data.
+CHECKSUM_WHEN = "HDU checksum (ones' complement, FITS standard)"
+
+
+def _fits_layout(schema: pl.Schema, widths: dict[str, int]):
+    """astropy Columns of a catalogue's binary table, and the big-endian numpy dtype of its rows:
+    strings are ``<width>A``, 8/16/32-bit integers ``J`` (flag_bits), other integers ``K``,
+    everything else ``D`` with its unit."""
+    from astropy.io import fits
+
+    cols, dtype = [], []
+    for name, d in schema.items():
+        unit, _ = column_doc(name)
+        if d == pl.String:
+            cols.append(fits.Column(name=name, format=f"{widths[name]}A"))
+            dtype.append((name, f"S{widths[name]}"))
+        elif d in (pl.Int32, pl.Int16, pl.Int8):
+            cols.append(fits.Column(name=name, format="J"))
+            dtype.append((name, ">i4"))
+        elif d.is_integer():
+            cols.append(fits.Column(name=name, format="K"))
+            dtype.append((name, ">i8"))
+        else:
+            cols.append(fits.Column(name=name, format="D", unit=unit or None))
+            dtype.append((name, ">f8"))
+    return cols, np.dtype(dtype)
+
+
+def _fits_rows(frame: pl.DataFrame, dtype: np.dtype) -> np.ndarray:
+    """A batch of catalogue rows as FITS stores them: nulls NaN (floats) or empty (strings),
+    trailing blanks of a string null-padded as astropy writes them."""
+    rec = np.empty(frame.height, dtype=dtype)
+    for name in dtype.names:
+        s = frame[name]
+        if s.dtype == pl.String:
+            text = s.fill_null("").str.strip_chars_end(" ").to_list()
+            rec[name] = np.array(text, dtype=dtype[name])
+        elif s.dtype.is_integer():
+            rec[name] = s.to_numpy()
+        else:
+            rec[name] = s.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    return rec
+
+
+def _write_fits_table(
+    path: str | os.PathLike,
+    schema: pl.Schema,
+    widths: dict[str, int],
+    n_rows: int,
+    batches,
+    header: dict[str, tuple],
+    checksum: bool,
+) -> None:
+    """A primary HDU and the catalogue's binary table, its rows written batch by batch
+    (``batches``: frames of ``schema``, ``n_rows`` in all), so memory holds one batch.
+
+    With ``checksum``, both HDUs carry CHECKSUM/DATASUM (comment :data:`CHECKSUM_WHEN`) as
+    astropy's ``add_checksum`` computes them: DATASUM is summed over the rows as they are
+    written, and the table's header, the same size whatever the sums, is written again in
+    place once they are known.
+    """
+    from astropy.io import fits
+
+    cols, dtype = _fits_layout(schema, widths)
+    hdu = fits.BinTableHDU.from_columns(cols, nrows=0, name="EB_TEFF")
+    _describe(hdu, schema.names(), header)
+    hdu.header["NAXIS2"] = n_rows
+    primary = fits.PrimaryHDU()
+    if checksum:
+        primary.add_checksum(when=CHECKSUM_WHEN)
+        hdu.header["DATASUM"] = ("0", CHECKSUM_WHEN)
+        hdu.header.set("CHECKSUM", "0" * 16, CHECKSUM_WHEN, before="DATASUM")
+    datasum, carry, written = 0, b"", 0
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(primary.header.tostring().encode("ascii"))
+        table_start = fh.tell()
+        placeholder = hdu.header.tostring().encode("ascii")
+        fh.write(placeholder)
+        for frame in batches:
+            data = _fits_rows(frame, dtype).tobytes()
+            fh.write(data)
+            written += frame.height
+            if checksum:  # 32-bit words: a batch's odd bytes go with the next one
+                buf = np.frombuffer(carry + data if carry else data, dtype=np.ubyte)
+                cut = buf.size - buf.size % 4
+                datasum = hdu._compute_checksum(buf[:cut], datasum)
+                carry = buf[cut:].tobytes()
+        if written != n_rows:
+            raise ValueError(f"FITS table of {n_rows} rows got {written}")
+        fh.write(b"\0" * (-n_rows * dtype.itemsize % 2880))
+        if checksum:
+            if carry:  # the last word, zero-padded as the data block is
+                datasum = hdu._compute_checksum(np.frombuffer(carry, dtype=np.ubyte), datasum)
+            hdu.header["DATASUM"] = (str(datasum), CHECKSUM_WHEN)
+            hdu.header["CHECKSUM"] = hdu._calculate_checksum(datasum)
+            final = hdu.header.tostring().encode("ascii")
+            if len(final) != len(placeholder):
+                raise RuntimeError("FITS header changed size with its checksum")
+            fh.seek(table_start)
+            fh.write(final)
+
+
+def _string_widths(frame: pl.DataFrame) -> dict[str, int]:
+    return {
+        c: max(1, int(frame[c].str.len_bytes().max() or 1))
+        for c, d in frame.schema.items()
+        if d == pl.String
+    }
+
+
+def write_fits(
+    cat: pl.DataFrame,
+    path: str | os.PathLike,
+    header: dict[str, tuple],
+    batch_rows: int = 100_000,
+) -> None:
     """FITS binary table with units, whole column descriptions, provenance header cards and
     CHECKSUM/DATASUM (reproducible: their comment is fixed, not the time of writing).
 
     Each column's description is its TCOMMn card (a long string continued over CONTINUE cards
     as the FITS standard allows), its UCD its TUCDn card; TTYPEn keeps the description as its
-    comment when it fits on the card.
+    comment when it fits on the card. The bytes are those of astropy's
+    ``BinTableHDU.from_columns(...).add_checksum()`` and ``writeto``, but the rows are packed
+    ``batch_rows`` at a time: memory holds one batch beside ``cat``, not a copy of the table.
     """
-    from astropy.io import fits
-
-    cols = []
-    for name in cat.columns:
-        unit, _ = column_doc(name)
-        s = cat[name]
-        if s.dtype == pl.String:
-            width = max(1, int(s.str.len_bytes().max() or 1))
-            data = np.array(s.fill_null("").to_list(), dtype=f"S{width}")
-            cols.append(fits.Column(name=name, format=f"{width}A", array=data))
-        elif s.dtype.is_integer():
-            fmt = "J" if s.dtype in (pl.Int32, pl.Int16, pl.Int8) else "K"
-            cols.append(fits.Column(name=name, format=fmt, array=s.to_numpy()))
-        else:
-            cols.append(
-                fits.Column(
-                    name=name,
-                    format="D",
-                    unit=unit or None,
-                    array=s.cast(pl.Float64).fill_null(np.nan).to_numpy(),
-                )
-            )
-    hdu = fits.BinTableHDU.from_columns(cols, name="EB_TEFF")
-    _describe(hdu, cat.columns, header)
-    primary = fits.PrimaryHDU()
-    for h in (primary, hdu):
-        h.add_checksum(when="HDU checksum (ones' complement, FITS standard)")
-    with atomic_output(path) as tmp:
-        fits.HDUList([primary, hdu]).writeto(tmp)
+    batch_rows = max(1, batch_rows)
+    batches = (cat.slice(lo, batch_rows) for lo in range(0, cat.height, batch_rows))
+    _write_fits_table(
+        path, cat.schema, _string_widths(cat), cat.height, batches, header, checksum=True
+    )
 
 
 def write_fits_batches(
@@ -101,9 +194,8 @@ def write_fits_batches(
 ) -> None:
     """The FITS twin of a Parquet catalogue (as :func:`write_fits` writes it, with the same
     column descriptions), streamed: the table is read and its rows written batch by batch, so
-    memory holds one batch. No CHECKSUM/DATASUM cards: they would need the whole data first."""
+    memory holds one batch. No CHECKSUM/DATASUM cards."""
     import pyarrow.parquet as pq
-    from astropy.io import fits
 
     pf = pq.ParquetFile(parquet_path)
     n_rows = pf.metadata.num_rows
@@ -111,47 +203,14 @@ def write_fits_batches(
     strings = [c for c, d in schema.items() if d == pl.String]
     widths = dict.fromkeys(strings, 1)
     lf = pl.scan_parquet(parquet_path)  # row ranges of a lazy scan: flat memory
-    starts = range(0, n_rows, max(1, batch_rows))
+    batch_rows = max(1, batch_rows)
+    starts = range(0, n_rows, batch_rows)
     if strings:
         for lo in starts:
-            frame = lf.select(strings).slice(lo, batch_rows).collect()
-            for c in strings:
-                widths[c] = max(widths[c], int(frame[c].str.len_bytes().max() or 1))
-    cols, dtype = [], []
-    for name, d in schema.items():
-        unit, _ = column_doc(name)
-        if d == pl.String:
-            cols.append(fits.Column(name=name, format=f"{widths[name]}A"))
-            dtype.append((name, f"S{widths[name]}"))
-        elif d in (pl.Int32, pl.Int16, pl.Int8):  # as write_fits: flag_bits is J
-            cols.append(fits.Column(name=name, format="J"))
-            dtype.append((name, ">i4"))
-        elif d.is_integer():
-            cols.append(fits.Column(name=name, format="K"))
-            dtype.append((name, ">i8"))
-        else:
-            cols.append(fits.Column(name=name, format="D", unit=unit or None))
-            dtype.append((name, ">f8"))
-    hdu = fits.BinTableHDU.from_columns(cols, nrows=0, name="EB_TEFF")
-    _describe(hdu, schema.names(), header)
-    hdu.header["NAXIS2"] = n_rows
-    dtype = np.dtype(dtype)
-    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(fits.PrimaryHDU().header.tostring().encode("ascii"))
-        fh.write(hdu.header.tostring().encode("ascii"))
-        for lo in starts:
-            frame = lf.slice(lo, batch_rows).collect()
-            rec = np.empty(frame.height, dtype=dtype)
-            for name, d in schema.items():
-                s = frame[name]
-                if d == pl.String:
-                    rec[name] = np.array(s.fill_null("").to_list(), dtype=f"S{widths[name]}")
-                elif d.is_integer():
-                    rec[name] = s.to_numpy()
-                else:
-                    rec[name] = s.cast(pl.Float64).fill_null(np.nan).to_numpy()
-            fh.write(rec.tobytes())
-        fh.write(b"\0" * (-n_rows * dtype.itemsize % 2880))
+            part = _string_widths(lf.select(strings).slice(lo, batch_rows).collect())
+            widths = {c: max(widths[c], part[c]) for c in strings}
+    batches = (lf.slice(lo, batch_rows).collect() for lo in starts)
+    _write_fits_table(path, schema, widths, n_rows, batches, header, checksum=False)
 
 
 def write_csv(cat: pl.DataFrame, path: str | os.PathLike) -> None:

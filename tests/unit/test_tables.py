@@ -118,6 +118,59 @@ def test_the_streamed_fits_holds_what_write_fits_writes(tmp_path):
     assert str(b["teff_best"].unit) == "K"
 
 
+def _astropy_fits(cat: pl.DataFrame, path, header) -> None:
+    """The catalogue's FITS file as astropy writes a whole in-memory table (the reference the
+    streamed writer must reproduce byte for byte)."""
+    from astropy.io import fits
+
+    from ebteff.columns import column_doc
+    from ebteff.writers import CHECKSUM_WHEN, _describe
+
+    cols = []
+    for name in cat.columns:
+        s = cat[name]
+        if s.dtype == pl.String:
+            width = max(1, int(s.str.len_bytes().max() or 1))
+            data = np.array(s.fill_null("").to_list(), dtype=f"S{width}")
+            cols.append(fits.Column(name=name, format=f"{width}A", array=data))
+        elif s.dtype.is_integer():
+            fmt = "J" if s.dtype == pl.Int32 else "K"
+            cols.append(fits.Column(name=name, format=fmt, array=s.to_numpy()))
+        else:
+            data = s.cast(pl.Float64).fill_null(np.nan).to_numpy()
+            unit = column_doc(name)[0] or None
+            cols.append(fits.Column(name=name, format="D", unit=unit, array=data))
+    hdu = fits.BinTableHDU.from_columns(cols, name="EB_TEFF")
+    _describe(hdu, cat.columns, header)
+    primary = fits.PrimaryHDU()
+    for h in (primary, hdu):
+        h.add_checksum(when=CHECKSUM_WHEN)
+    fits.HDUList([primary, hdu]).writeto(path)
+
+
+@pytest.mark.parametrize("batch_rows", [1, 3, 10, 1000])
+def test_write_fits_in_batches_writes_astropys_bytes_checksums_included(tmp_path, batch_rows):
+    from astropy.io import fits
+
+    rng = np.random.default_rng(3)
+    n = 101  # rows of 28 bytes: batches of 1 or 3 rows end mid-way through a 32-bit word
+    cat = pl.DataFrame(
+        {
+            "source_id": np.arange(n, dtype=np.int64),
+            "teff_best": np.where(np.arange(n) % 7 == 0, np.nan, rng.normal(5000, 300, n)),
+            "teff_best_source": rng.choice(["gaia", "", "model_x"], n),
+            "flag": rng.choice(["A", "X"], n),
+            "flag_bits": pl.Series(rng.integers(0, 1000, n), dtype=pl.Int32),
+        }
+    ).with_columns(pl.col("teff_best").fill_nan(None))
+    header = {"ORIGIN": ("test", "origin"), "PCTSRC": ("calibration split", "origin " * 12)}
+    _astropy_fits(cat, tmp_path / "astropy.fits", header)
+    write_fits(cat, tmp_path / "ours.fits", header, batch_rows=batch_rows)
+    assert (tmp_path / "ours.fits").read_bytes() == (tmp_path / "astropy.fits").read_bytes()
+    with fits.open(tmp_path / "ours.fits", checksum=True) as hdul:  # a bad sum would warn
+        assert hdul[1].header["DATASUM"] != "0"
+
+
 # -- inputs that cannot be stars ----------------------------------------------------------------
 
 
