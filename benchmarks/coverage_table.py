@@ -44,10 +44,16 @@ def main(argv: list[str]) -> None:
     results = Path(argv[0] if argv else "results/simulate")
     cal = results / "calibration"
     best = json.loads((cal / "teff_best.json").read_text())
-    models = {
-        p.stem: json.loads(p.read_text())["test"]
+    reports = {
+        p.stem: json.loads(p.read_text())
         for p in sorted(cal.glob("*.json"))
         if p.stem not in ("teff_best", "teff_gaia_corrected")  # the choice, the flag-A label
+    }
+    # Teff models only: a log g or [M/H] model's bins are in dex
+    models = {
+        m: rep["test"]
+        for m, rep in reports.items()
+        if rep.get("scale", "teff_gaia_corrected") == "teff_gaia_corrected"
     }
     by_pred = {m: rep["by_predicted_bin"] for m, rep in models.items()}
     by_pred["teff_best"] = best["test_by_predicted_bin"]

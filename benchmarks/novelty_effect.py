@@ -29,8 +29,11 @@ from ebteff.io import scan_photometry
 
 
 def teff_best_test(res: Path, photometry: str, with_novelty: bool) -> dict:
-    models = [p.parent.name for p in sorted(res.glob("models/*/calibration.json"))]
-    cals = {m: json.loads((res / "models" / m / "calibration.json").read_text()) for m in models}
+    paths = sorted(res.glob("models/*/calibration.json"))
+    cals = {p.parent.name: json.loads(p.read_text()) for p in paths}
+    # Teff models only (a log g or [M/H] model's calibration names its parameter)
+    cals = {m: c for m, c in cals.items() if c.get("parameter", "teff") == "teff"}
+    models = list(cals)
     if not with_novelty:
         cals = {m: {k: v for k, v in c.items() if k != "novelty"} for m, c in cals.items()}
     raw = {m: pl.read_parquet(res / "predictions" / f"{m}.parquet") for m in models}

@@ -48,7 +48,12 @@ def main(results: str, name: str = "gbs_v3") -> None:
     repo = Path(__file__).resolve().parent.parent
     config = yaml.safe_load((repo / "config/config.yaml").read_text())
     table = ValidationTable.from_config(name, config["validation"]["tables"][name])
-    models = [m for m in config["models"] if (res / "models" / m / "model.parquet").exists()]
+    teff_targets = ("teff_gaia", "teff_gaia_corrected")  # log g and [M/H] models are not compared
+    models = [
+        m
+        for m, entry in config["models"].items()
+        if entry["target"] in teff_targets and (res / "models" / m / "model.parquet").exists()
+    ]
     stored = load_stored_models(
         {
             m: {

@@ -35,7 +35,10 @@ def main(results: str) -> None:
     for path in sorted((res / "calibration").glob("*.json")):
         if path.stem in ("teff_best", "teff_gaia_corrected"):
             continue
-        reports[path.stem] = json.loads(path.read_text())["test"]
+        report = json.loads(path.read_text())
+        if report.get("scale", "teff_gaia_corrected") != "teff_gaia_corrected":
+            continue  # a log g or [M/H] model: bins in dex (its own report)
+        reports[path.stem] = report["test"]
     reports["teff_best"] = json.loads((res / "calibration/teff_best.json").read_text())
     for by in ("predicted", "label"):
         key = f"percentiles_by_{by}_bin"

@@ -1,7 +1,7 @@
 """Benchmark: how much the simulated sky looks like the real one, target by target.
 
-Simulates the default-size catalogue (config/config.yaml's simulate section: size, seed, block
-size and sky) into a temporary directory, or reads a run's photometry and truth, and prints
+Simulates the default-size catalogue (config/config.yaml's simulate section: size, seed and block
+size) into a temporary directory, or reads a run's photometry and truth, and prints
 every realism target of the simulation, measured against the real catalogue's figure, PASS or
 MISS. The targets (DESIGN.md; docs/design.md):
 
@@ -24,14 +24,13 @@ test MAE per bin of the label as a ratio to the earlier pipeline's real 354 / 31
 bias against the truth of stars with A0 < 0.1.
 
 Usage:
-    python benchmarks/simulation_realism.py [--stars N] [--seed S] [--sky legacy|synthesis]
+    python benchmarks/simulation_realism.py [--stars N] [--seed S]
     python benchmarks/simulation_realism.py --workdir DIR [--run NAME] [--predictions]
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 import tempfile
 import time
@@ -70,19 +69,11 @@ def read_default_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["simulate"]
 
 
-def simulate(n: int, seed: int, block_size: int, sky: str | None, tmp: Path) -> dict:
+def simulate(n: int, seed: int, block_size: int, tmp: Path) -> dict:
     paths = [tmp / f"{name}.parquet" for name in ("photometry", "truth", "reference")]
-    kwargs = {"block_size": block_size}
-    if sky is not None:
-        if "sky" not in inspect.signature(simulate_catalogue).parameters:
-            raise SystemExit("this simulator has no sky switch; run without --sky")
-        kwargs["sky"] = sky
     start = time.perf_counter()
-    simulate_catalogue(n, seed, *paths, **kwargs)
-    print(
-        f"simulated {n} stars (seed {seed}, sky {sky or 'default'}) in "
-        f"{time.perf_counter() - start:.0f} s"
-    )
+    simulate_catalogue(n, seed, *paths, block_size=block_size)
+    print(f"simulated {n} stars (seed {seed}) in {time.perf_counter() - start:.0f} s")
     return {"photometry": paths[0], "truth": paths[1]}
 
 
@@ -326,7 +317,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stars", type=int, default=int(cfg["n_stars"]))
     parser.add_argument("--seed", type=int, default=int(cfg["seed"]))
     parser.add_argument("--block-size", type=int, default=int(cfg["block_size"]))
-    parser.add_argument("--sky", default=cfg.get("sky"))
     parser.add_argument("--workdir", type=Path, help="read a run's photometry and truth instead")
     parser.add_argument("--run", help="the run's name under results/ (default: the only one)")
     parser.add_argument("--predictions", action="store_true", help="also the run's models")
@@ -345,7 +335,7 @@ def main(argv: list[str]) -> int:
             predictions(args.workdir, args.run)
     else:
         with tempfile.TemporaryDirectory(prefix="ebteff-realism-") as tmp:
-            paths = simulate(args.stars, args.seed, args.block_size, args.sky, Path(tmp))
+            paths = simulate(args.stars, args.seed, args.block_size, Path(tmp))
             misses = realism(load(paths))
     print(f"\n{misses} target(s) missed")
     return 0

@@ -26,7 +26,6 @@ if config["source"] == "simulate":
             seed=config["simulate"]["seed"],
             block_size=config["simulate"]["block_size"],
             reference_fraction=config["simulate"]["reference_fraction"],
-            sky=config["simulate"].get("sky", "legacy"),
         script:
             "../scripts/simulate_photometry.py"
 

@@ -16,7 +16,6 @@ def main(smk) -> None:
             block_size=smk.params.block_size,
             reference_fraction=smk.params.reference_fraction,
             progress=True,
-            sky=smk.params.sky,
         )
     logger.info("simulated: %s", stats)
     finished(logger, smk.output)

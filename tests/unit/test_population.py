@@ -289,9 +289,9 @@ def test_disc_positions_follow_the_density():
 # --- The synthesis sky end to end
 
 
-def _run(directory, n, seed, block_size=2_000, sky="synthesis"):
+def _run(directory, n, seed, block_size=2_000):
     paths = [directory / f"{name}.parquet" for name in ("photometry", "truth", "reference")]
-    stats = simulate.simulate_catalogue(n, seed, *paths, block_size=block_size, sky=sky)
+    stats = simulate.simulate_catalogue(n, seed, *paths, block_size=block_size)
     return paths if directory.name != "with_stats" else (paths, stats)
 
 

@@ -1,5 +1,6 @@
 """The models are good, not merely present: on the tiny run's test split every model, and the
-best-of-models Teff, beats predictors that know nothing, and is right in the mean.
+best-of-models Teff, beats predictors that know nothing; every model is right in the mean, and
+the best-of-models Teff is, star by star, the catalogue Teff of the model it names.
 
 Everything is compared on the catalogue's scale (corrected GSP-Phot Teff), the scale the
 catalogue publishes: a model's column in the catalogue against the test stars'
@@ -20,8 +21,8 @@ import numpy as np
 import polars as pl
 import pytest
 from scipy.special import ndtri
-from scipy.stats import binom
 
+from ebteff.correction import apply_correction, load_correction_json
 from ebteff.evaluate import TEFF_BIN_EDGES, bin_labels
 from helpers.workflow_runner import load_test_config
 
@@ -40,7 +41,7 @@ POLY_DEGREE = 3  # BP-RP -> log10 Teff is smooth and monotone over 2,500-50,000 
 # comparisons made in this file, for the Bonferroni share of FALSE_ALARM
 N_SKILL = len(PREDICTORS) * len(REFERENCES) * len(BASELINES)  # overall
 N_BINNED = len(PREDICTORS) * len(REFERENCES) * len(BASELINES) * len(BINS)
-N_SCALE = len(PREDICTORS)
+N_SCALE = len(MODELS)
 Z = float(ndtri(1 - FALSE_ALARM / (N_SKILL + N_BINNED + N_SCALE)))  # ~4.3
 
 
@@ -171,49 +172,73 @@ def raw_predictions(snakemake_run):
     return test
 
 
-@pytest.mark.parametrize("name", PREDICTORS)
-def test_each_model_is_right_in_the_mean(stars, raw_predictions, name):
+@pytest.mark.parametrize("name", MODELS)
+def test_each_model_is_right_in_the_mean(raw_predictions, name):
     """Over its test stars, a model's Teff is on the scale of the labels it learnt.
 
     A forest predicts the mean of its target over the training labels that reach its leaves, so
     over the test stars the target is centred on the prediction. The statistic is the forest's
     own estimand, on its own output (before the hot-star correction) against its own labels:
     for a model of Teff, the mean of label - prediction; for a model of log10 Teff, the mean of
-    ln(label / prediction); within Z standard errors of 0. The best-of-models Teff (a mixture
-    chosen per star by the smallest sigma, on the catalogue's scale) is held by the median of
-    label / prediction: 1 inside its distribution-free interval (order statistics, binomial at
-    the same false-alarm share). A scale error of the inverse transform, or a model's output
-    read on the wrong scale, moves these by several per cent (tens of standard errors).
+    ln(label / prediction); within Z standard errors of 0. A scale error of the inverse
+    transform moves these by several per cent (tens of standard errors).
 
     Not per bin of the prediction: averaging leaves pulls a forest's predictions towards the
-    middle of the label range (on the synthesis sky, whose label errors are heavy-tailed, the
+    middle of the label range (on the simulated sky, whose label errors are heavy-tailed, the
     tiny run's ebv model read -3.5% at predicted < 4,000 K and +7% above 8,000 K, six standard
-    errors), which is the forest's, not a scale error; and choosing the smallest sigma per star
-    shifts the mixture's mean (the median holds)."""
-    entry = CONFIG_MODELS.get(name)
-    if entry is not None:
-        table = raw_predictions.drop_nulls([f"teff_{name}_raw", entry["target"]])
-        pred = table[f"teff_{name}_raw"].to_numpy()
-        ref = table[entry["target"]].to_numpy()
-        n = pred.size
-        assert n >= MIN_BIN_STARS
-        log = entry["transform"] == "log10"
-        d = np.log(ref / pred) if log else ref - pred
-        se = d.std(ddof=1) / np.sqrt(n)
-        assert abs(d.mean()) <= Z * se, (
-            f"{name} ({n} stars): mean "
-            f"{'ln(label / prediction)' if log else 'label - prediction'} {d.mean():+.4g}, "
-            f"beyond {Z:.1f} x {se:.3g}"
-        )
-        return
-    pred, ref, _ = predictions(stars, name, "teff_gaia_corrected")
-    alpha = FALSE_ALARM / (N_SKILL + N_BINNED + N_SCALE)
+    errors), which is the forest's, not a scale error. Nor the median: that pull acts on a Teff
+    mix with a long hot tail (BP-RP of a Gaia-only model confuses dust with Teff), so many cool
+    stars read a little hot and few hot ones a lot cool, and the residuals are skewed; the
+    recommended model, centred in its estimand (mean ln +0.004), has a median label /
+    prediction of 0.965 in the tiny run (5,615 test stars)."""
+    entry = CONFIG_MODELS[name]
+    table = raw_predictions.drop_nulls([f"teff_{name}_raw", entry["target"]])
+    pred = table[f"teff_{name}_raw"].to_numpy()
+    ref = table[entry["target"]].to_numpy()
     n = pred.size
-    ratio = np.sort(ref / pred)
-    # ranks (1-based) of the two-sided 1 - alpha interval of the median
-    k_lo = max(int(binom.ppf(alpha / 2, n, 0.5)), 1)
-    low, high = ratio[k_lo - 1], ratio[n - k_lo]
-    assert low <= 1.0 <= high, (
-        f"{name} ({n} stars): median label / prediction {np.median(ratio):.4f}, "
-        f"interval {low:.4f}-{high:.4f} excludes 1"
+    assert n >= MIN_BIN_STARS
+    log = entry["transform"] == "log10"
+    d = np.log(ref / pred) if log else ref - pred
+    se = d.std(ddof=1) / np.sqrt(n)
+    assert abs(d.mean()) <= Z * se, (
+        f"{name} ({n} stars): mean "
+        f"{'ln(label / prediction)' if log else 'label - prediction'} {d.mean():+.4g}, "
+        f"beyond {Z:.1f} x {se:.3g}"
     )
+
+
+def test_the_catalogue_teff_is_each_models_own_output_on_the_catalogue_scale(snakemake_run):
+    """The catalogue's Teff of a model is its own output (the previous test holds it on its
+    labels' scale), carried to the catalogue's scale by the run's hot-star correction where the
+    model learnt raw GSP-Phot Teff and unchanged otherwise; and the best-of-models ML Teff of
+    every star is, exactly, the catalogue Teff of the model it names. So the mixture is on the
+    catalogue's scale because each of its pieces is; no statistic of the mixture itself says
+    so: choosing the smallest sigma per star selects stars by their features, and over the
+    stars a model wins its forest is not centred (in the tiny run, the Gaia-only models win
+    ~1,070 of 5,608 test stars, where their labels are a median 15-19% above their Teff)."""
+    workdir, _ = snakemake_run
+    run = workdir / "results/tiny"
+    correction = load_correction_json(run / "correction/teff_correction.json")
+    cat = pl.read_parquet(run / "catalog/eb_teff_catalog.parquet")
+    for m in MODELS:
+        raw = pl.read_parquet(
+            run / f"predictions/{m}.parquet", columns=["source_id", f"teff_{m}_raw"]
+        )
+        both = cat.select("source_id", f"teff_{m}").join(raw, on="source_id", how="left")
+        assert both[f"teff_{m}"].is_null().to_list() == both[f"teff_{m}_raw"].is_null().to_list()
+        both = both.drop_nulls(f"teff_{m}_raw")
+        assert both.height >= MIN_BIN_STARS, m
+        out = both[f"teff_{m}_raw"].to_numpy()
+        if CONFIG_MODELS[m]["target"] == "teff_gaia":
+            out = apply_correction(
+                out, correction.coefficients, correction.threshold, correction.width
+            )
+            assert (out != both[f"teff_{m}_raw"].to_numpy()).any(), m  # hot stars moved
+        assert np.allclose(both[f"teff_{m}"].to_numpy(), out, rtol=1e-9, atol=0.0), m
+    ml = cat.drop_nulls("teff_ml_best")
+    assert ml.height > 0.9 * cat.height
+    sources = ml["teff_ml_best_source"].unique().to_list()
+    assert set(sources) <= set(MODELS) and len(sources) >= 2
+    for m in sources:
+        won = ml.filter(pl.col("teff_ml_best_source") == m)
+        assert won["teff_ml_best"].equals(won[f"teff_{m}"]), m

@@ -16,7 +16,7 @@ included). Sources:
   that range to match an input property of the real sample, the Teff mix of its labels: with a
   constant rate the simulated labels hold 16.6% above 8,000 K and 21% at 6-8 kK (real 7.1% and
   14.9%), with 8 Gyr 10.9% and 17.5% (the synthesis sky with its GSP-Phot-like labels,
-  benchmarks/simulation_realism.py --stars 50000 --sky synthesis).
+  benchmarks/simulation_realism.py --stars 50000).
   Metallicities (dex, normal): thin disc -0.1 +/- 0.2, thick disc -0.6 +/- 0.3 (Ivezic et al.
   2008, ApJ 684, 287), bulge 0.0 +/- 0.4 (Zoccali et al. 2008, A&A 486, 177). They enter the
   photometry; the evolution below is the solar-metallicity one (approx.).
