@@ -11,6 +11,8 @@ FITS, CSV and VOTable files are :mod:`ebteff.writers`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -109,6 +111,70 @@ def best_of(teff: dict[str, np.ndarray], sigma: dict[str, np.ndarray]):
     best_teff = np.where(has, val[idx, rows], np.nan)
     source = np.where(has, np.asarray(names, dtype=object)[idx], "")
     return best_teff, np.where(has, best_sigma, np.nan), source
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Per star, the model chosen among several (:func:`choose_model`): its value, calibrated
+    error, name ('' where none) and percentiles (n, 5); and per model whether it predicted the
+    star, whether the star lies beyond its training range (None: no range) and the star's
+    novelty score (None: no novelty)."""
+
+    value: np.ndarray
+    err: np.ndarray
+    source: np.ndarray
+    percentiles: np.ndarray
+    predicted: dict[str, np.ndarray]
+    outside: dict[str, np.ndarray | None]
+    novelty: dict[str, np.ndarray | None]
+
+
+#: z of the published percentiles under a Gaussian, for a model frame without percentiles.
+_GAUSS_Z = np.array([-1.6449, -1, 0, 1, 1.6449])
+
+
+def choose_model(df: pl.DataFrame, key: str, models: list[str]) -> ModelChoice:
+    """The best of ``models`` per star, from their columns in ``df`` (:func:`model_columns`:
+    ``{key}_{m}``, ``_err``, ``_p05`` ... ``_p95`` and, when present, ``_novelty`` and
+    ``_outside``), for Teff (``key`` "teff") and the other parameters alike.
+
+    A model to which the star is novel cannot be chosen (docs/novelty.md): one to which it is
+    not wins whatever the errors, and a star novel to every model that predicted it gets none.
+    Among the rest the smallest calibrated error wins (:func:`best_of`; ties go to the first
+    model in config order). A model frame without percentiles gets log-normal ones from its
+    error (Teff's scale).
+    """
+    value = {m: _numpy(df, f"{key}_{m}") for m in models}
+    err = {m: _numpy(df, f"{key}_{m}_err") for m in models}
+    novelty = {
+        m: _numpy(df, f"{key}_{m}_novelty") if f"{key}_{m}_novelty" in df.columns else None
+        for m in models
+    }
+    novel = {
+        m: is_novel(score) if score is not None else np.zeros(df.height, bool)
+        for m, score in novelty.items()
+    }
+    best, best_err, source = best_of(value, {m: np.where(novel[m], np.nan, err[m]) for m in models})
+    q = np.full((df.height, len(PERCENTILE_NAMES)), np.nan)
+    for m in models:
+        sel = source == m
+        if f"{key}_{m}_p05" in df.columns:  # only the winner's rows of each percentile
+            q[sel] = np.stack([_numpy(df, f"{key}_{m}_{p}")[sel] for p in PERCENTILE_NAMES], 1)
+        else:
+            q[sel] = best[sel, None] * np.exp(_GAUSS_Z * (best_err[sel] / best[sel])[:, None])
+    outside = {
+        m: df[c].fill_null(False).to_numpy() if (c := f"{key}_{m}_outside") in df.columns else None
+        for m in models
+    }
+    predicted = {m: np.isfinite(v) for m, v in value.items()}
+    return ModelChoice(best, best_err, source, q, predicted, outside, novelty)
+
+
+def percentile_columns(prefix: str, q: np.ndarray) -> list[pl.Series]:
+    """``{prefix}_p05`` ... ``_p95`` from percentiles (n, 5), NaN as null."""
+    return [
+        pl.Series(f"{prefix}_{p}", q[:, i]).fill_nan(None) for i, p in enumerate(PERCENTILE_NAMES)
+    ]
 
 
 def fit_best_calibration(ml_teff, ml_sigma, ml_source, label) -> dict:
@@ -300,31 +366,14 @@ def assemble(
         parts.append(part.drop("source_id"))
     df = pl.concat(parts, how="horizontal")
     del parts
-    teff = {m: _numpy(df, f"teff_{m}") for m in models}
-    sig = {m: _numpy(df, f"teff_{m}_err") for m in models}
-    # a model to which the star is novel cannot give teff_best (docs/novelty.md): one to which
-    # it is not wins whatever the sigmas; novel to every model that predicted it, it gets none
-    score = {
-        m: _numpy(df, f"teff_{m}_novelty") if f"teff_{m}_novelty" in df.columns else None
-        for m in models
-    }
-    novel = {
-        m: (is_novel(score[m]) if score[m] is not None else np.zeros(df.height, bool))
-        for m in models
-    }
-    ml_teff, ml_sigma, ml_source = best_of(
-        teff, {m: np.where(novel[m], np.nan, sig[m]) for m in models}
+    choice = choose_model(df, "teff", models)
+    ml_teff, ml_sigma, ml_source, ml_q = (
+        choice.value,
+        choice.err,
+        choice.source,
+        choice.percentiles,
     )
-    refused = ~np.isfinite(ml_teff) & np.any([np.isfinite(teff[m]) for m in models], axis=0)
-    ml_q = np.full((df.height, len(PERCENTILES)), np.nan)
-    for m in models:
-        sel = ml_source == m
-        if f"teff_{m}_p05" in df.columns:
-            ml_q[sel] = np.stack([_numpy(df, f"teff_{m}_{p}") for p in PERCENTILE_NAMES], 1)[sel]
-        else:  # a model frame without percentiles: log-normal ones from its sigma
-            ml_q[sel] = ml_teff[sel, None] * np.exp(
-                np.array([-1.6449, -1, 0, 1, 1.6449]) * (ml_sigma[sel] / ml_teff[sel])[:, None]
-            )
+    refused = ~np.isfinite(ml_teff) & np.any(list(choice.predicted.values()), axis=0)
     if best_calibration:
         ml_q = _recalibrate(ml_teff, ml_sigma, ml_q, ml_source, best_calibration)
         ml_sigma = np.where(np.isfinite(ml_teff), half_width(ml_q), np.nan)
@@ -349,15 +398,8 @@ def assemble(
         has_label=has_gaia,
         best_source=source,
         models=models,
-        predicted={m: np.isfinite(teff[m]) for m in models},
-        outside={
-            m: (
-                df[f"teff_{m}_outside"].fill_null(False).to_numpy()
-                if f"teff_{m}_outside" in df.columns
-                else None
-            )
-            for m in models
-        },
+        predicted=choice.predicted,
+        outside=choice.outside,
         teff_best=best,
         split=(df["split"].cast(pl.String).to_numpy() if "split" in extra else None),
     )
@@ -366,17 +408,14 @@ def assemble(
         None,
         np.where(
             refused,
-            novelty_reason(models, {m: score[m] for m in models}, refused),
+            novelty_reason(models, choice.novelty, refused),
             NO_FEATURES_REASON,
         ),
     )
     drop = [*extra, *(c for c in df.columns if c.endswith("_outside"))]
     return df.drop(drop).with_columns(
         pl.Series("teff_best", best).fill_nan(None),
-        *(
-            pl.Series(f"teff_best_{p}", best_q[:, i]).fill_nan(None)
-            for i, p in enumerate(PERCENTILE_NAMES)
-        ),
+        *percentile_columns("teff_best", best_q),
         pl.Series("teff_best_err", best_err).fill_nan(None),
         pl.Series("teff_best_source", source.astype(str)),
         pl.Series("teff_best_err_source", pct_source.astype(str)),

@@ -29,9 +29,8 @@ import numpy as np
 import polars as pl
 
 from .calibrate import PERCENTILE_NAMES, half_width
-from .catalog import GAUSS_90_OVER_68, best_of, model_columns
+from .catalog import GAUSS_90_OVER_68, choose_model, model_columns, percentile_columns
 from .flags import assign_flags, flag_bits
-from .novelty import is_novel
 from .parameters import PARAMETERS, TEFF, Parameter
 
 #: Gaia Archive names of GSP-Phot's 16th and 84th percentiles of each parameter.
@@ -103,19 +102,8 @@ def parameter_block(
     for m in models:
         cols = model_columns(m, calibrations[m], raw[m], photometry, parameter=parameter)
         df = df.join(cols, on="source_id", how="left", maintain_order="left")
-    value = {m: _numpy(df, f"{key}_{m}") for m in models}
-    err = {m: _numpy(df, f"{key}_{m}_err") for m in models}
-    novel = {
-        m: is_novel(_numpy(df, f"{key}_{m}_novelty"))
-        if f"{key}_{m}_novelty" in df.columns
-        else np.zeros(df.height, bool)
-        for m in models
-    }
-    ml, ml_err, ml_source = best_of(value, {m: np.where(novel[m], np.nan, err[m]) for m in models})
-    ml_q = np.full((df.height, len(PERCENTILE_NAMES)), np.nan)
-    for m in models:
-        sel = ml_source == m
-        ml_q[sel] = np.stack([_numpy(df, f"{key}_{m}_{p}") for p in PERCENTILE_NAMES], 1)[sel]
+    choice = choose_model(df, key, models)
+    ml, ml_err, ml_source, ml_q = choice.value, choice.err, choice.source, choice.percentiles
     label, lab_q = label_values(base, parameter)
     has = np.isfinite(label)
     best = np.where(has, label, ml)
@@ -125,13 +113,8 @@ def parameter_block(
         has_label=has,
         best_source=source,
         models=models,
-        predicted={m: np.isfinite(value[m]) for m in models},
-        outside={
-            m: df[f"{key}_{m}_outside"].fill_null(False).to_numpy()
-            if f"{key}_{m}_outside" in df.columns
-            else None
-            for m in models
-        },
+        predicted=choice.predicted,
+        outside=choice.outside,
         teff_best=np.full(df.height, np.nan),
         split=base["split"].cast(pl.String).to_numpy() if "split" in base.columns else None,
     )
@@ -146,10 +129,7 @@ def parameter_block(
         .with_columns(*clipped)
         .with_columns(
             pl.Series(f"{key}_best", best).fill_nan(None),
-            *(
-                pl.Series(f"{key}_best_{p}", best_q[:, i]).fill_nan(None)
-                for i, p in enumerate(PERCENTILE_NAMES)
-            ),
+            *percentile_columns(f"{key}_best", best_q),
             pl.Series(f"{key}_best_err", np.where(has, half_width(best_q), ml_err)).fill_nan(None),
             pl.Series(f"{key}_best_source", source.astype(str)),
             pl.Series(f"{key}_flag", assign_flags(has, ml_err, parameter).astype(str)),

@@ -14,7 +14,7 @@ from ebteff.calibrate import (
     coverage_report,
     fit_calibration,
 )
-from ebteff.catalog import assemble, best_of, fit_label_calibration, summarise
+from ebteff.catalog import assemble, best_of, choose_model, fit_label_calibration, summarise
 from ebteff.flags import assign_flags
 from ebteff.predict import chunk_bounds
 
@@ -28,6 +28,36 @@ def test_best_of_picks_smallest_finite_sigma():
     assert list(src) == ["a", "b", "b", ""]
     assert np.array_equal(t[:3], [5000.0, 6100, 7100]) and np.isnan(t[3])
     assert np.array_equal(s[:3], [200.0, 400, 500]) and np.isnan(s[3])
+
+
+def _model_frame(key: str, model: str, value, err, novelty=None) -> dict:
+    value, err = np.asarray(value, dtype=float), np.asarray(err, dtype=float)
+    cols = {f"{key}_{model}": value, f"{key}_{model}_err": err}
+    for p, z in zip(("p05", "p16", "p50", "p84", "p95"), (-1.6, -1, 0, 1, 1.6), strict=True):
+        cols[f"{key}_{model}_{p}"] = value + z * err
+    if novelty is not None:
+        cols[f"{key}_{model}_novelty"] = np.asarray(novelty, dtype=float)
+    return cols
+
+
+@pytest.mark.parametrize("key", ["teff", "logg"])
+def test_choose_model_skips_novel_models_and_takes_the_winners_percentiles(key):
+    # star 0: a's error is smaller; star 1: novel to a (1.5 > 1), so b despite its error;
+    # star 2: equal errors, a first in config order; star 3: novel to both, none
+    df = pl.DataFrame(
+        {
+            **_model_frame(key, "a", [5.0, 5.0, 5.0, 5.0], [1, 1, 2, 1], [0.5, 1.5, 0.2, 2.0]),
+            **_model_frame(key, "b", [6.0, 6.0, 6.0, 6.0], [2, 3, 2, 1], [0.1, 0.9, 0.3, 1.1]),
+        }
+    )
+    c = choose_model(df, key, ["a", "b"])
+    assert list(c.source) == ["a", "b", "a", ""]
+    assert np.array_equal(c.value[:3], [5.0, 6.0, 5.0]) and np.isnan(c.value[3])
+    assert np.array_equal(c.err[:3], [1.0, 3.0, 2.0])
+    assert np.allclose(c.percentiles[1], 6.0 + np.array([-1.6, -1, 0, 1, 1.6]) * 3.0)
+    assert np.isnan(c.percentiles[3]).all()
+    assert c.predicted["a"].all() and c.outside == {"a": None, "b": None}
+    assert np.array_equal(c.novelty["b"], [0.1, 0.9, 0.3, 1.1])
 
 
 def test_flags_at_their_thresholds():
