@@ -16,10 +16,11 @@ from .io import atomic_output
 
 
 def _fits_fits(key: str, value, comment: str) -> bool:
-    """Whether ``key = value / comment`` fits on one 80-character card."""
+    """Whether ``key = value / comment`` fits on one 80-character card (measured as astropy
+    lays it out: a short string value is padded to 20 characters before its comment)."""
     from astropy.io import fits
 
-    return len(fits.Card(key, value).image.rstrip()) + 3 + len(comment) <= 80
+    return len(fits.Card(key, value, "x").image.rstrip()) - 1 + len(comment) <= 80
 
 
 def _fits_card(key: str, value, comment: str):

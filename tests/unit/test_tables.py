@@ -171,6 +171,29 @@ def test_write_fits_in_batches_writes_astropys_bytes_checksums_included(tmp_path
         assert hdul[1].header["DATASUM"] != "0"
 
 
+def test_no_fits_card_is_cut_whatever_the_length_of_its_column_name(tmp_path):
+    import warnings
+
+    from astropy.io import fits
+
+    from ebteff.columns import column_meta
+
+    # short names leave the most room for a comment, yet astropy pads a short string value to
+    # 20 characters before it: "logg_best_p50" and its 50-character description do not fit
+    names = ("logg_best_p50", "mh_best_p50", "logg_best_p16")
+    cat = pl.DataFrame({c: [1.0, 2.0] for c in names})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # astropy's "Card is too long" fails here
+        write_fits(cat, tmp_path / "c.fits", {"ORIGIN": ("test", "origin")})
+    header = fits.getheader(tmp_path / "c.fits", 1)
+    for i, name in enumerate(cat.columns, start=1):
+        text = column_meta(name)[2]
+        assert header.comments[f"TTYPE{i}"] in ("", text), name  # whole or not at all
+        assert header[f"TCOMM{i}"] == text
+    # 33 characters up to the comment: 50 more do not fit in 80, 41 do
+    assert header.comments["TTYPE1"] == "" and header.comments["TTYPE3"] != ""
+
+
 # -- inputs that cannot be stars ----------------------------------------------------------------
 
 
