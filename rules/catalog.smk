@@ -38,10 +38,10 @@ rule build_catalog:
     threads: 1
     resources:
         # the catalogue frame (86 columns at 6 models), each model's columns and the assembly's
-        # arrays; the files are written batch by batch beside the frame: 4.36 GB peak (VmHWM)
-        # at 2.18M stars, 0.46 GB at 40k, ~1,820 bytes per star above ~390 MB (docs/costs.md);
+        # arrays; the files are written batch by batch beside the frame: 3.46 GB peak (VmHWM)
+        # at 2.18M stars, 0.45 GB at 40k: ~1,430 bytes per star above ~390 MB (docs/costs.md);
         # the request leaves a third more
-        mem_mb=mem_mb_for_table(per_row_bytes=2400, base_mb=600),
+        mem_mb=mem_mb_for_table(per_row_bytes=1900, base_mb=550),
         runtime=20,
         attempt=attempt_number,
         enforce_memory=ENFORCE_MEMORY,

@@ -25,7 +25,7 @@ from ebteff.correction import correction_origin, load_correction_json
 from ebteff.features import prepare_photometry
 from ebteff.flags import model_bit_comment
 from ebteff.io import scan_photometry, sha256sum, write_json, write_parquet
-from ebteff.logs import finished, setup_logging
+from ebteff.logs import finished, setup_logging, unmap_large_allocations
 from ebteff.parameter_catalog import parameter_inputs, summarise_parameters, with_parameters
 from ebteff.writers import write_csv, write_fits, write_votable
 
@@ -39,6 +39,7 @@ def creation_date() -> str:
 
 def main(smk) -> None:
     logger = setup_logging(smk.log[0], inputs=smk.input, rule=smk.rule, resources=smk.resources)
+    unmap_large_allocations()  # the assembly frees many catalogue-sized arrays
     models = list(smk.params.models)
     correction = load_correction_json(smk.input.correction)
     raw = {m: pl.read_parquet(path) for m, path in zip(models, smk.input.predictions, strict=True)}
@@ -92,22 +93,8 @@ def main(smk) -> None:
         )
 
     # each model's columns (its calibration, training range and novelty) do not depend on the
-    # labels: computed once for the three assemblies below, then the raw outputs go
+    # labels: computed once for the three assemblies below, the raw outputs dropped as they go
     columns = {m: model_columns(m, calibrations[m], raw.pop(m), phot) for m in models}
-    if others:  # log g and [M/H] beside Teff, row for row with base; then the features go
-        names = lf.collect_schema().names()
-        wanted = [c for c in parameter_inputs({"logg", "mh"}) if c in names]
-        labels = lf.select("source_id", *wanted).collect()
-        parameters = with_parameters(
-            base.select("source_id"),
-            labels.join(split, on="source_id", how="left", maintain_order="left"),
-            raw_others,
-            cal_others,
-            phot,
-        ).drop("source_id")
-        del labels, raw_others
-    del phot
-
     # the best-of-models choice is calibrated on calibration-split stars (their GSP-Phot Teff
     # is the label) and judged on test stars, as if they had no GSP-Phot Teff ("blind"): only
     # those stars are assembled blind (each row is assembled on its own), in catalogue order
@@ -129,9 +116,19 @@ def main(smk) -> None:
     del chosen, first, blind, blind_base, label, part
     cat = assemble(base, columns, best_calibration, label_calibration)
     del columns
-    if others:
-        cat = cat.with_columns(parameters)
-        del parameters
+    if others:  # log g and [M/H] beside Teff
+        names = lf.collect_schema().names()
+        wanted = [c for c in parameter_inputs({"logg", "mh"}) if c in names]
+        labels = lf.select("source_id", *wanted).collect()
+        cat = with_parameters(
+            cat,
+            labels.join(split, on="source_id", how="left", maintain_order="left"),
+            raw_others,
+            cal_others,
+            phot,
+        )
+        del labels, raw_others
+    del phot
     if cat.height != base.height or cat["source_id"].n_unique() != base.height:
         raise ValueError("catalogue rows do not match the input stars one to one")
     label_sources = label_calibration is not None or "teff_gspphot_lower" in base.columns
@@ -145,6 +142,7 @@ def main(smk) -> None:
         )
     del base
     best_report = best_percentile_report(blind_test, chosen_test, best_calibration)
+    del blind_test, chosen_test
     best_report["calibration"] = best_calibration
     label_report = (
         label_percentile_report(cat, ref, label_calibration) if label_calibration else None

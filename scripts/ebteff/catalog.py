@@ -286,13 +286,20 @@ def assemble(
     :func:`check_uncertainties` refuses for a published catalogue.
     """
     extra = [c for c in ("split", "teff_gspphot_lower", "teff_gspphot_upper") if c in base.columns]
-    df = base
     models = list(predictions)
+    # each model's columns put in base's row order on their own, then side by side: joined one
+    # after the other, every join would copy all the columns before it
+    parts = [base]
     for m, pred in predictions.items():
         keep = [c for c in pred.columns if c == "source_id" or c.startswith(f"teff_{m}")]
-        df = df.join(pred.select(keep), on="source_id", how="left", maintain_order="left")
-    if df.height != base.height:
-        raise ValueError("predictions hold duplicate source_id values")
+        part = base.select("source_id").join(
+            pred.select(keep), on="source_id", how="left", maintain_order="left"
+        )
+        if part.height != base.height:
+            raise ValueError("predictions hold duplicate source_id values")
+        parts.append(part.drop("source_id"))
+    df = pl.concat(parts, how="horizontal")
+    del parts
     teff = {m: _numpy(df, f"teff_{m}") for m in models}
     sig = {m: _numpy(df, f"teff_{m}_err") for m in models}
     # a model to which the star is novel cannot give teff_best (docs/novelty.md): one to which

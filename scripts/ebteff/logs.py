@@ -176,6 +176,24 @@ def peak_rss_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
 
 
+def unmap_large_allocations(threshold_bytes: int = 4 << 20) -> bool:
+    """Have glibc give every allocation of ``threshold_bytes`` or more its own mapping, so that
+    freeing it returns the memory to the system at once; True where that took (glibc).
+
+    glibc raises this threshold (up to 32 MB) each time such a block is freed, and from then on
+    serves catalogue-sized numpy arrays from its heap, where a freed array stays resident while
+    anything allocated after it lives: a rule that makes and drops many of them (the catalogue's
+    assembly) then peaks with memory it no longer uses. Setting the threshold fixes it.
+    """
+    import ctypes
+
+    m_mmap_threshold = -3  # malloc.h
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(m_mmap_threshold, int(threshold_bytes)))
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
 def watch_memory(
     mem_mb: int, *, rule: str, attempt: int, interval: float = 0.05
 ) -> threading.Thread:

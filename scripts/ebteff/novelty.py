@@ -105,12 +105,23 @@ def fit_novelty(
     }
 
 
+#: Stars standardised and searched at a time by :func:`novelty_score` (each star's distance is
+#: its own, so the batches change nothing but memory: the neighbours' distances and indices of
+#: the whole catalogue would be 350 MB per model at 2.18M stars).
+SCORE_BATCH = 100_000
+
+
 def novelty_score(novelty: dict, features: dict) -> np.ndarray:
     """Each star's distance over the model's threshold (> 1: novel); NaN where a feature is
     missing. ``features``: name -> array, the model's features (derived colours included)."""
-    X = np.column_stack([np.asarray(features[f], dtype=float) for f in novelty["features"]])
+    columns = [np.asarray(features[f], dtype=float) for f in novelty["features"]]
     reference = np.asarray(novelty["reference"], dtype=float)
-    d = _distance(reference, _standardise(novelty, X), int(novelty["neighbours"]))
+    d = np.empty(columns[0].shape[0]) if columns else np.empty(0)
+    for lo in range(0, d.size, SCORE_BATCH):
+        X = np.column_stack([c[lo : lo + SCORE_BATCH] for c in columns])
+        d[lo : lo + SCORE_BATCH] = _distance(
+            reference, _standardise(novelty, X), int(novelty["neighbours"])
+        )
     return d / float(novelty["threshold"])
 
 

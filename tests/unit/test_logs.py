@@ -201,3 +201,41 @@ def test_a_failure_says_how_long_it_took_and_which_budget(tmp_path):
     assert proc.returncode == 1
     assert re.search(r"MemoryError: Unable to allocate 9 GiB \(failed after \d+\.\d\d s\)", log)
     assert "MemoryError: rule train_model (attempt 1) ran out of its mem_mb=900." in log
+
+
+def test_large_arrays_freed_between_live_ones_leave_the_process_after_unmap_large_allocations():
+    # 20 arrays of 16 MB, each followed by one of 800 kB that stays: from glibc's heap, the freed
+    # 320 MB stay resident (the live blocks pin them); each in its own mapping, they go. The
+    # 16 MB of live arrays stay in both: < 32 MB with it, > 250 MB without
+    script = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        from ebteff.logs import unmap_large_allocations
+
+        def rss():
+            with open("/proc/self/status") as fh:
+                return int(fh.read().split("VmRSS:")[1].split()[0]) // 1024
+
+        if sys.argv[1] == "1":
+            assert unmap_large_allocations()
+        a = np.ones(2_000_000)
+        del a  # glibc's threshold rises above 16 MB when a block that size is freed
+        before = rss()
+        big, live = [], []
+        for _ in range(20):
+            big.append(np.ones(2_000_000))
+            live.append(np.ones(100_000))
+        del big
+        print(rss() - before)
+        """
+    )
+    kept = {
+        flag: int(
+            subprocess.run(
+                [sys.executable, "-c", script, flag], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for flag in ("0", "1")
+    }
+    assert kept["1"] < 32 < 250 < kept["0"], kept
