@@ -17,9 +17,14 @@ from .io import atomic_output
 
 def _fits_fits(key: str, value, comment: str) -> bool:
     """Whether ``key = value / comment`` fits on one 80-character card (measured as astropy
-    lays it out: a short string value is padded to 20 characters before its comment)."""
+    lays it out: a short string value is padded to 20 characters before its comment). The
+    value's card is laid out without a comment, so that a value too long to leave room for one
+    (a sha256, a long string continued on CONTINUE cards) is measured, not cut with a warning."""
     from astropy.io import fits
 
+    image = fits.Card(key, value).image  # the value alone: never cut
+    if len(image) > 80 or len(image.rstrip()) + len(" / ") + max(len(comment), 1) > 80:
+        return False
     return len(fits.Card(key, value, "x").image.rstrip()) - 1 + len(comment) <= 80
 
 

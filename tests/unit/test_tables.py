@@ -184,8 +184,18 @@ def test_no_fits_card_is_cut_whatever_the_length_of_its_column_name(tmp_path):
     cat = pl.DataFrame({c: [1.0, 2.0] for c in names})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # astropy's "Card is too long" fails here
-        write_fits(cat, tmp_path / "c.fits", {"ORIGIN": ("test", "origin")})
+        # provenance cards whose values leave little or no room for a comment (a path, a
+        # sha256): a comment that does not fit goes whole into COMMENT cards after its card
+        values = {f"PROV{n}": "x" * n for n in range(60, 72)}
+        provenance = {"ORIGIN": ("test", "origin")}
+        provenance |= {k: (v, f"{k} comment") for k, v in values.items()}
+        write_fits(cat, tmp_path / "c.fits", provenance)
     header = fits.getheader(tmp_path / "c.fits", 1)
+    for key, value in values.items():
+        assert header[key] == value
+        assert header.comments[key] == f"{key} comment" or f"{key}: {key} comment" in "".join(
+            header["COMMENT"]
+        ), key
     for i, name in enumerate(cat.columns, start=1):
         text = column_meta(name)[2]
         assert header.comments[f"TTYPE{i}"] in ("", text), name  # whole or not at all
