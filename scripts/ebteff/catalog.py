@@ -177,6 +177,16 @@ def percentile_columns(prefix: str, q: np.ndarray) -> list[pl.Series]:
     ]
 
 
+def prefer_label(has_label, label, label_q, ml, ml_q, ml_source):
+    """A parameter's best value, percentiles and source per star: the GSP-Phot label's where
+    the star has one (source :data:`GAIA`), the chosen model's elsewhere."""
+    return (
+        np.where(has_label, label, ml),
+        np.where(has_label[:, None], label_q, ml_q),
+        np.where(has_label, GAIA, ml_source),
+    )
+
+
 def fit_best_calibration(ml_teff, ml_sigma, ml_source, label) -> dict:
     """Calibration of the best-of-models choice itself, per winning model.
 
@@ -388,10 +398,8 @@ def assemble(
             else (None, None)
         ),
     )
-    best = np.where(has_gaia, gaia, ml_teff)
-    best_q = np.where(has_gaia[:, None], lab_q, ml_q)
+    best, best_q, source = prefer_label(has_gaia, gaia, lab_q, ml_teff, ml_q, ml_source)
     best_err = half_width(best_q)
-    source = np.where(has_gaia, GAIA, ml_source)
     pct_source = np.where(has_gaia, lab_src, np.where(np.isfinite(ml_teff), "model", ""))
     flags = assign_flags(has_gaia, ml_sigma)
     bits = flag_bits(

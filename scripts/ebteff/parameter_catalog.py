@@ -29,7 +29,13 @@ import numpy as np
 import polars as pl
 
 from .calibrate import PERCENTILE_NAMES, half_width
-from .catalog import GAUSS_90_OVER_68, choose_model, model_columns, percentile_columns
+from .catalog import (
+    GAUSS_90_OVER_68,
+    choose_model,
+    model_columns,
+    percentile_columns,
+    prefer_label,
+)
 from .flags import assign_flags, flag_bits
 from .parameters import PARAMETERS, TEFF, Parameter
 
@@ -106,9 +112,7 @@ def parameter_block(
     ml, ml_err, ml_source, ml_q = choice.value, choice.err, choice.source, choice.percentiles
     label, lab_q = label_values(base, parameter)
     has = np.isfinite(label)
-    best = np.where(has, label, ml)
-    best_q = np.where(has[:, None], lab_q, ml_q)
-    source = np.where(has, "gaia", ml_source)
+    best, best_q, source = prefer_label(has, label, lab_q, ml, ml_q, ml_source)
     bits = flag_bits(
         has_label=has,
         best_source=source,
