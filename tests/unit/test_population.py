@@ -13,6 +13,8 @@ from ebteff.io import sha256sum
 from ebteff.schema import COLUMNS, OPTIONAL_COLUMNS
 from ebteff.sim import galaxy, population, simulate
 
+KEPLER = population.KEPLER_RSUN
+
 # --- Initial mass function, evolution, binaries
 
 
@@ -200,6 +202,51 @@ def test_contact_frequency_and_mass_ratios():
     assert q.mean() == pytest.approx(0.1 + 0.9 / 8.0, abs=0.0011)
 
 
+def test_ellipsoidal_amplitude_and_period_range():
+    """Morris & Naftilan's alpha at u = 0.6, tau = 0.4 is 0.15 x 15.6 x 1.4 / 2.4 = 1.365. A
+    1.2 M_sun, 10 R_sun giant with a 0.6 M_sun dwarf that it outshines: C = alpha q R1^3 = 682.5
+    R_sun^3; at a = 40 R_sun the semi-amplitude is C / a^3 = 1.07% (23 mmag peak to peak). The
+    visible periods run from Roche-lobe contact (a = R1 / r_L(2)) to where the largest amplitude
+    is DEPTH_SIGMAS epoch sigmas at the noise floor; the proposal's bound (the more distorted star
+    alone) is never below the coefficient."""
+    assert population.ellipsoidal_alpha() == pytest.approx(1.365)
+    g1, g2 = np.array([-1.0]), np.array([9.0])  # the dwarf 10 mag fainter
+    c = population.ellipsoidal_coefficient(
+        g1, g2, np.array([1.2]), np.array([0.6]), np.array([10.0]), np.array([0.6])
+    )
+    assert c[0] == pytest.approx(1.365 * 0.5 * 1000.0, rel=1e-3)
+    assert population.flux_to_peak_to_peak(c / 40.0**3)[0] == pytest.approx(0.0232, abs=2e-4)
+    a_roche = population.roche_separation(np.array([1.2]), np.array([0.6]), 10.0, 0.6)
+    assert a_roche[0] == pytest.approx(10.0 / population.roche_lobe(np.array([2.0]))[0])
+    lo, hi = population.ellipsoidal_period_range(c, a_roche, np.array([1.8]))
+    floor = population.DEPTH_SIGMAS * math.sqrt(population.GAIA_EPOCHS) * 0.0003
+    a_hi = KEPLER * 1.8 ** (1 / 3) * (10.0 ** hi[0]) ** (2 / 3)
+    assert population.flux_to_peak_to_peak(c / a_hi**3)[0] == pytest.approx(floor)
+    assert lo[0] == pytest.approx(population.log_period_at(a_roche, np.array([1.8]))[0])
+    rng = np.random.default_rng(5)
+    m1, m2 = rng.uniform(0.1, 5.0, (2, 10_000))
+    r1, r2 = rng.uniform(0.1, 50.0, (2, 10_000))
+    g1, g2 = rng.uniform(-3.0, 15.0, (2, 10_000))
+    bound = population.ellipsoidal_alpha() * np.maximum(m2 / m1 * r1**3, m1 / m2 * r2**3)
+    assert np.all(population.ellipsoidal_coefficient(g1, g2, m1, m2, r1, r2) <= bound * 1.000001)
+
+
+def test_periods_drawn_between_bounds():
+    """Truncated solar-type and massive-star periods stay inside [lo, hi] and, for a range much
+    wider than the distribution, reproduce its mean (5.03 for a 1 M_sun primary)."""
+    rng = np.random.default_rng(6)
+    n = 100_000
+    lo, hi = np.full(n, 0.5), np.full(n, 2.0)
+    for massive in (False, True):
+        x = population.draw_log_period_between(rng, np.ones(n), lo, hi, np.full(n, massive))
+        assert x.min() >= 0.5 - 1e-9 and x.max() <= 2.0 + 1e-9
+    x = population.draw_log_period_between(
+        rng, np.ones(n), np.full(n, -20.0), np.full(n, 30.0), np.zeros(n, bool)
+    )
+    # sd 2.28: 5 standard errors of the mean, 0.036
+    assert x.mean() == pytest.approx(population.LOG_PERIOD_MEAN, abs=0.036)
+
+
 # --- Galaxy and dust
 
 
@@ -342,3 +389,18 @@ def test_synthesis_table_and_truth(synthesis):
     assert 0.03 < contact.mean() < 0.5
     assert np.all(period[contact] >= population.CONTACT_P_MIN_DAYS)
     assert np.all(truth["stage1"].to_numpy()[contact] == population.MS)
+    # Ellipsoidal variables: non-eclipsing pairs wider than Roche-lobe contact whose largest
+    # amplitude (sin i = 1) clears DEPTH_SIGMAS epoch sigmas at their noise-free G.
+    kind = truth["binary_class"].to_numpy()
+    assert set(np.unique(kind)) == {population.DETACHED, population.CONTACT, population.ELLIPSOIDAL}
+    assert np.array_equal(kind == population.CONTACT, contact)
+    ell = kind == population.ELLIPSOIDAL
+    t = {k: truth[k].to_numpy()[ell] for k in ("mass1", "mass2", "radius1", "radius2")}
+    a = KEPLER * np.cbrt(t["mass1"] + t["mass2"]) * period[ell] ** (2 / 3)
+    assert np.all(a >= population.roche_separation(*t.values()) * (1 - 1e-9))
+    bound = population.ellipsoidal_alpha() * np.maximum(
+        t["mass2"] / t["mass1"] * t["radius1"] ** 3, t["mass1"] / t["mass2"] * t["radius2"] ** 3
+    )
+    g_true = photometry["g"].to_numpy()[ell] - 0.1  # noisy g: a margin of several sigmas
+    limit = population.DEPTH_SIGMAS * population.epoch_sigma(g_true)
+    assert np.all(population.flux_to_peak_to_peak(bound / a**3) >= limit)

@@ -70,8 +70,24 @@ included). Sources:
   common envelope spreads the two stars' luminosities over both surfaces at one Teff (Lucy
   1968, ApJ 151, 1123; W UMa components have nearly equal Teff, Rucinski 1985). Periods below
   0.22 d do not exist (the cut-off of Rucinski 2007: 0.215-0.22 d), which removes primaries
-  below ~0.8 M_sun. A contact pair eclipses with probability (R1 + R2) / a; Gaia's catalogue
-  also holds its ellipsoidal variables (Mowlavi et al. 2023), which this leaves out.
+  below ~0.8 M_sun. A contact pair eclipses with probability (R1 + R2) / a.
+- Ellipsoidal variables: Gaia's catalogue holds ellipsoidal as well as eclipsing binaries
+  (Mowlavi et al. 2023; its light-curve model has a cosine term for the tidal distortion). A
+  detached pair's light varies as 1 - A cos(2 phi) with semi-amplitude
+  A = sum over the components of (light share) alpha (M_other / M) (R / a)^3 sin^2 i, alpha =
+  0.15 (15 + u)(1 + tau) / (3 - u) (Morris & Naftilan 1993, ApJ 419, 344; Morris 1985, ApJ 295,
+  143) with u = 0.6, tau = 0.4 (alpha = 1.37). It is seen when its peak-to-peak range, 2.17 A mag,
+  exceeds DEPTH_SIGMAS single-epoch G uncertainties (the criterion of the eclipses, below; a
+  sinusoid is sampled at every phase, so no sparse-sampling factor), for separations above
+  Roche-lobe contact (Eggleton 1983) and inclinations at which the pair does not eclipse. An
+  eclipsing pair is seen if its eclipse is caught (below) or its ellipsoidal variation is: a
+  dwarf's shallow transit of a giant is found through the giant's distortion. Red giants in
+  binaries of days to weeks are the ones this adds (OGLE finds them in thousands toward the bulge
+  and the Magellanic Clouds as the "sequence E" of ellipsoidal red giants: Soszynski et al. 2004,
+  AcA 54, 347). In the simulated sky they are 17% of the stars (30,000 stars of seed 20251211),
+  most of them giants; light curves fitted by the cosine alone are 1.7% of Gaia's catalogue
+  (36,227 of 2,184,477, Mowlavi et al. 2023, Table 1), a lower bound, since an ellipsoidal light
+  curve with unequal minima takes Gaussians as well.
 - Gaia's eclipse detection: with sparse sampling, an eclipse is found when at least two of the
   N = 40 epochs (median number of G-band field-of-view transits in DR3's 34 months, approx.;
   Eyer et al. 2023, A&A 674, A13) fall in eclipse: probability 1 - (1 + lambda) exp(-lambda),
@@ -85,9 +101,13 @@ included). Sources:
   bright), and the EB classification's completeness falling off at the faint end: logistic in G,
   midpoint 19.5, width 0.35 mag. Mowlavi et al. (2023) give the catalogue's magnitude
   distribution, not its completeness; the midpoint is put where that distribution turns over
-  (G ~ 19-19.5, approx.), and it makes the 2MASS and Pan-STARRS1 coverages of the simulated
-  table come out near the real table's (60%, 53.5%), two input properties set by the magnitude
-  distribution (without it the G histogram rises to the 20.5 limit and 2MASS covers 43%).
+  (G ~ 19-19.5, approx.). It was set before the ellipsoidal variables were added and not moved
+  since. It cannot match all three input properties that the magnitude distribution sets
+  (60,000 stars of seed 20251211, benchmarks/simulation_realism.py): at 19.5 the 2MASS and
+  Pan-STARRS1 coverages are 59-60% and 56% (real 60%, 53.5%) but G < 19 holds 76% of the stars
+  against GSP-Phot's 58.4%; at 20.0 65% / 51% (G < 19 / 2MASS), without it 54% / 42%. The real
+  table has more faint stars that 2MASS detects (faint and red: reddened giants) than this
+  model makes.
   Brighter than G = 3 nothing is in Gaia's EB catalogue, and nothing with a period below 0.2 d
   (the catalogue's own cut against aliases: Mowlavi et al. 2023; Gaia DR3 documentation,
   Sect. 10.7.2); that removes ~5% of the pairs, most of them M dwarfs.
@@ -112,8 +132,8 @@ rejection or thinning, so the accepted stars follow the target distribution what
 proposal constants; they only set the speed and how often one proposed binary appears at
 several places. Such twins (one binary's masses, age and metallicity at two places) are
 correlated draws, and a twin in the training split and its sibling in the test split leak
-information between them; COPY_UNIT = 0.01 keeps them to ~9% of stars (at 0.001, 49%; 30,000
-stars of seed 20251211), at two to four times the drawing time. All random
+information between them; COPY_UNIT = 0.02 keeps them to ~7% of stars (13% at 0.01; 30,000
+stars of seed 20251211), at 1.6 times the drawing time of 0.01. All random
 numbers of a catalogue block come, batch after batch, from that block's
 ``np.random.default_rng([seed, block])``, so the sample is a deterministic function of (seed,
 block, block size).
@@ -179,6 +199,15 @@ G_FAINT, G_BRIGHT = 20.5, 3.0
 #: documentation Sect. 10.7.2: shorter ones were left out as likely aliases).
 GAIA_P_MIN_DAYS = 0.2
 EB_COMPLETENESS_G50, EB_COMPLETENESS_WIDTH = 19.5, 0.35
+
+# --- Ellipsoidal variables (module docstring)
+#: Linear limb darkening u and gravity darkening tau of Morris & Naftilan's (1993) coefficient
+#: alpha = 0.15 (15 + u)(1 + tau) / (3 - u): u ~ 0.6 in the optical for 4,000-6,500 K stars
+#: (Claret 2000, A&A 363, 1081), tau ~ 0.4 for stars with convective envelopes (Morris 1985,
+#: ApJ 295, 143, Table 2; approx.): alpha = 1.37.
+ELLIPSOIDAL_U, ELLIPSOIDAL_TAU = 0.6, 0.4
+#: Binary classes of the truth table.
+DETACHED, CONTACT, ELLIPSOIDAL = 0, 1, 2
 
 # --- Evolution constants (HPT00 Appendix, zeta = 0; Tout et al. 1996 Tables 1-2, Z = 0.02)
 _TOUT_L = (0.39704170, 8.52762600, 0.00025546, 5.43288900, 5.56357900, 0.78866060, 0.00586685)
@@ -575,6 +604,87 @@ def detection_probability(radius_sum, separation) -> np.ndarray:
     return -np.expm1(-lam) - lam * np.exp(-lam)
 
 
+def ellipsoidal_alpha(u=ELLIPSOIDAL_U, tau=ELLIPSOIDAL_TAU) -> float:
+    """Morris & Naftilan's (1993, ApJ 419, 344) coefficient of the ellipsoidal amplitude."""
+    return 0.15 * (15.0 + u) * (1.0 + tau) / (3.0 - u)
+
+
+def ellipsoidal_coefficient(g1, g2, mass1, mass2, radius1, radius2) -> np.ndarray:
+    """C such that the ellipsoidal semi-amplitude in relative flux is C sin^2 i / a^3 (a, R in
+    R_sun): the sum over the components of light share x alpha (M_other / M) R^3 (Morris &
+    Naftilan 1993; each star is tidally distorted by the other)."""
+    f1 = 10.0 ** (-0.4 * np.asarray(g1, dtype=float))
+    f2 = 10.0 ** (-0.4 * np.asarray(g2, dtype=float))
+    share1 = f1 / (f1 + f2)
+    alpha = ellipsoidal_alpha()
+    return alpha * (
+        share1 * (mass2 / mass1) * radius1**3 + (1.0 - share1) * (mass1 / mass2) * radius2**3
+    )
+
+
+def flux_to_peak_to_peak(semi_amplitude) -> np.ndarray:
+    """Peak-to-peak magnitude range of a light curve 1 - A cos(2 phi) (A small)."""
+    return 2.0 * 2.5 / math.log(10.0) * np.asarray(semi_amplitude, dtype=float)
+
+
+def roche_separation(mass1, mass2, radius1, radius2) -> np.ndarray:
+    """Smallest separation (R_sun) at which both stars fit inside their Roche lobes."""
+    return np.maximum(radius1 / roche_lobe(mass1 / mass2), radius2 / roche_lobe(mass2 / mass1))
+
+
+def log_period_at(separation, total_mass) -> np.ndarray:
+    """log10 P[d] of a circular orbit of this separation (R_sun), Kepler's third law."""
+    return 1.5 * np.log10(separation / (KEPLER_RSUN * np.cbrt(total_mass)))
+
+
+def ellipsoidal_period_range(coefficient, a_roche, total_mass) -> tuple[np.ndarray, np.ndarray]:
+    """log10 P range in which an ellipsoidal variation can be seen: from Roche-lobe contact to
+    the separation at which its largest amplitude (sin i = 1) falls to DEPTH_SIGMAS epoch sigmas
+    at Gaia's noise floor. Empty (hi <= lo) if it never can."""
+    floor = DEPTH_SIGMAS * float(epoch_sigma(-np.inf))  # mag, peak-to-peak
+    semi = floor / flux_to_peak_to_peak(1.0)
+    a_hi = np.cbrt(coefficient / semi)
+    return log_period_at(a_roche, total_mass), log_period_at(a_hi, total_mass)
+
+
+def _solar_period_mass(mass1, lo, hi):
+    """Share of the solar-type log-normal periods (of this primary mass) in [lo, hi]."""
+    mu, sigma = period_law(mass1)
+    return np.maximum(special.ndtr((hi - mu) / sigma) - special.ndtr((lo - mu) / sigma), 0.0)
+
+
+@functools.lru_cache(maxsize=1)
+def _massive_cdf():
+    """Nodes x = log10 P and the cumulative share of the massive-star distribution at x."""
+    lo, hi = MASSIVE_LOG_PERIOD_RANGE
+    x = np.linspace(lo, hi, 4001)
+    f = x**MASSIVE_LOG_PERIOD_SLOPE
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(x))])
+    cdf /= cdf[-1]
+    for array in (x, cdf):
+        array.setflags(write=False)
+    return x, cdf
+
+
+def _massive_period_mass(lo, hi):
+    """Share of the massive-star periods in [lo, hi]."""
+    x, cdf = _massive_cdf()
+    return np.maximum(np.interp(hi, x, cdf) - np.interp(lo, x, cdf), 0.0)
+
+
+def draw_log_period_between(rng, mass1, lo, hi, massive) -> np.ndarray:
+    """log10 P drawn from the solar-type (or, where ``massive``, the massive-star) period
+    distribution truncated to [lo, hi] (inverse CDF)."""
+    mu, sigma = period_law(mass1)
+    c_lo, c_hi = special.ndtr((lo - mu) / sigma), special.ndtr((hi - mu) / sigma)
+    u = rng.random(np.shape(lo))
+    solar = mu + sigma * special.ndtri(np.clip(c_lo + u * (c_hi - c_lo), 1e-300, 1.0 - 1e-16))
+    x, cdf = _massive_cdf()
+    m_lo, m_hi = np.interp(lo, x, cdf), np.interp(hi, x, cdf)
+    heavy = np.interp(m_lo + u * (m_hi - m_lo), cdf, x)
+    return np.where(massive, heavy, solar)
+
+
 def eclipse_depth(g1, g2, radius1, radius2) -> np.ndarray:
     """Depth (mag) of the deeper central eclipse: the fraction of the pair's G-band light hidden
     when the smaller disc covers part of the larger (uniform discs, no limb darkening)."""
@@ -688,7 +798,7 @@ BULGE_NEAR_PC = 4000.0
 D_MAX_PC = 50_000.0
 #: Intensity unit of the Poisson copies (any value gives the same distribution; smaller values
 #: draw fewer proposals but repeat a proposed binary at more places: module docstring).
-COPY_UNIT = 0.01
+COPY_UNIT = 0.02
 
 
 def _post_ms_window(k, lo_gyr, hi_gyr):
@@ -757,7 +867,19 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     share = close_fraction(mass1)
     w_massive = share * massive_eclipse_weight(radius_sum, mass1 + mass2)
     w_ecl = (1.0 - share) * w_solar + w_massive
-    w_detached = multiplicity(mass1) * w_ecl
+    # Ellipsoidal variables: the periods at which the tidal distortion could be seen at Gaia's
+    # noise floor, each counted once (an upper bound of the detection chance, thinned in place).
+    total_mass = mass1 + mass2
+    # (the coefficient's bound: the more distorted star alone, whatever the light shares)
+    ell_c = ellipsoidal_alpha() * np.maximum(
+        mass2 / mass1 * primary["radius"] ** 3, mass1 / mass2 * secondary["radius"] ** 3
+    )
+    a_roche = roche_separation(mass1, mass2, primary["radius"], secondary["radius"])
+    x_lo, x_hi = ellipsoidal_period_range(ell_c, a_roche, total_mass)
+    x_lo = np.maximum(x_lo, math.log10(GAIA_P_MIN_DAYS))
+    w_ell_massive = share * _massive_period_mass(x_lo, x_hi)
+    w_ell = (1.0 - share) * _solar_period_mass(mass1, x_lo, x_hi) + w_ell_massive
+    w_detached = multiplicity(mass1) * (w_ecl + w_ell)
     # Contact: both components on the main sequence, the period above the cut-off; eclipsing
     # with probability (R1 + R2) / a.
     cb = contact_binary(mass1, mass2, primary["lum"], secondary["lum"], primary["radius"])
@@ -789,6 +911,10 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
         "stage2": secondary["phase"][sel].astype(np.int8),
         "x_min": x_min[sel],
         "p_massive": np.where(contact, 0.0, w_massive / np.maximum(w_ecl, 1e-300))[sel],
+        "p_ellipsoidal": np.where(contact, 0.0, w_ell / np.maximum(w_ecl + w_ell, 1e-300))[sel],
+        "p_massive_ell": (w_ell_massive / np.maximum(w_ell, 1e-300))[sel],
+        "x_lo_ell": x_lo[sel],
+        "x_hi_ell": x_hi[sel],
         "contact": contact[sel],
         "contact_period": np.where(contact, cb["period"], np.nan)[sel],
     }
@@ -805,7 +931,19 @@ def propose(rng, n, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     # Faintest G at which Gaia would see it: the catalogue limit, or where its eclipse sinks
     # into the noise (exactly the place step's depth cut, since the noise grows with G).
     depth = eclipse_depth(abs1[:, 0], abs2[:, 0], stars["radius1"], stars["radius2"])
-    g_lim = np.minimum(G_FAINT, depth_limit(depth))
+    # ... or where its largest ellipsoidal amplitude (Roche-lobe contact, sin i = 1) does.
+    stars["ell_c"] = ellipsoidal_coefficient(
+        abs1[:, 0], abs2[:, 0], stars["mass1"], stars["mass2"], stars["radius1"],
+        stars["radius2"],
+    )  # fmt: skip
+    # (closest orbit: Roche-lobe contact for the ellipsoidal copies, R1 + R2 for eclipsing ones)
+    a_min = np.minimum(
+        roche_separation(stars["mass1"], stars["mass2"], stars["radius1"], stars["radius2"]),
+        stars["radius1"] + stars["radius2"],
+    )
+    ell_max = flux_to_peak_to_peak(stars["ell_c"] / a_min**3)
+    g_lim = np.minimum(G_FAINT, depth_limit(np.maximum(depth, ell_max)))
+    stars["g_lim_eclipse"] = depth_limit(depth)
     d_lim = np.minimum(10.0 ** ((g_lim - g_abs + 5.0) / 5.0), D_MAX_PC)
     disc_w = _disc_position_weight(d_lim, c)[0]
     position = np.where(c == galaxy.BULGE, (d_lim > BULGE_NEAR_PC).astype(float), disc_w)
@@ -824,11 +962,35 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     massive = draw_massive_log_period(rng, stars["x_min"])
     period = 10.0 ** np.where(rng.random(m) < stars["p_massive"], massive, solar)
     period = np.where(stars["contact"], stars["contact_period"], period)
+    # Ellipsoidal copies: a period within the visible range, an inclination at which the pair
+    # does not eclipse (those are the eclipsing copies), and the faintest G at which the
+    # amplitude is seen.
+    ellipsoidal = rng.random(m) < stars["p_ellipsoidal"]
+    massive_ell = rng.random(m) < stars["p_massive_ell"]
+    x_ell = draw_log_period_between(
+        rng, stars["mass1"], stars["x_lo_ell"], stars["x_hi_ell"], massive_ell
+    )
+    period = np.where(ellipsoidal, 10.0**x_ell, period)
     total = stars["mass1"] + stars["mass2"]
     separation = KEPLER_RSUN * np.cbrt(total) * period ** (2.0 / 3.0)
     radius_sum = stars["radius1"] + stars["radius2"]
-    ok = rng.random(m) < detection_probability(radius_sum, separation)
-    ok &= period >= GAIA_P_MIN_DAYS
+    # Inclinations: uniform in cos i, among the eclipsing ones for eclipsing copies. An
+    # eclipsing copy is seen if Gaia's epochs catch an eclipse deep enough, or (whether or not
+    # they do) its ellipsoidal variation is large enough: a dwarf's shallow eclipse of a giant
+    # is found through the giant's tidal distortion.
+    grazing = np.minimum(radius_sum / separation, 1.0)
+    cos_i = rng.random(m) * np.where(ellipsoidal, 1.0, grazing)
+    ell_depth = flux_to_peak_to_peak(stars["ell_c"] * (1.0 - cos_i**2) / separation**3)
+    g_ell = depth_limit(ell_depth)
+    caught = rng.random(m) < detection_probability(radius_sum, separation)
+    g_eclipse = np.where(caught, stars.pop("g_lim_eclipse"), -np.inf)
+    ok = np.where(ellipsoidal, cos_i > grazing, True) & (period >= GAIA_P_MIN_DAYS)
+    stars["g_lim"] = np.minimum(
+        G_FAINT, np.where(ellipsoidal, g_ell, np.maximum(g_eclipse, g_ell))
+    )
+    stars["binary_class"] = np.where(
+        stars["contact"], CONTACT, np.where(ellipsoidal, ELLIPSOIDAL, DETACHED)
+    ).astype(np.int8)
     # Discs: z from the vertical profile, (x, y) uniform in the circle of radius d_lim about the
     # Sun's projection, kept with probability exp(-(R - R_min)/L) and if within d_lim (3D).
     # Far ones (and the bulge): drawn from the component's whole density.
@@ -882,7 +1044,10 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     # completeness draw (above).
     stars.update(a0=a0, G=g, BP=app[:, 1], RP=app[:, 2])
     stars = _take(stars, (g <= stars["g_lim"]) & (g >= G_BRIGHT))
-    for key in ("x_min", "p_massive", "d_lim", "g_lim", "contact_period"):
+    for key in (
+        "x_min", "p_massive", "d_lim", "g_lim", "contact_period", "p_ellipsoidal",
+        "p_massive_ell", "x_lo_ell", "x_hi_ell", "ell_c",
+    ):  # fmt: skip
         stars.pop(key)
     stars["ebv_sandf"] = galaxy.full_column_ebv(stars["l"], stars["b"])
     stars["frequency"] = 1.0 / stars["period"]

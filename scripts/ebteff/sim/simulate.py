@@ -6,8 +6,9 @@
    (:data:`ebteff.schema.COLUMNS`), sorted by ``source_id``;
 2. the truth (true Teff of both components, blended Teff ``teff_blend`` as defined below, the
    blend's log g ``logg_blend`` (what GSP-Phot's log g of the blend scatters around), logg,
-   [M/H], A0, distance, radii, masses, ``light_ratio`` = F2/F1 in unreddened G, ``giant``, and
-   ``a0_gspphot``, the A0 the label was read with), which models never read;
+   [M/H], A0, distance, radii, masses, ``light_ratio`` = F2/F1 in unreddened G, ``giant``,
+   ``binary_class`` (detached eclipsing, contact, ellipsoidal) and ``a0_gspphot``, the A0 the
+   label was read with), which models never read;
 3. a spectroscopic-quality reference sample (``teff_ref``, ``teff_ref_err``) for fitting the
    hot-star correction.
 
@@ -125,9 +126,12 @@ TRUTH_COLUMNS = (
     "age",
     "stage1",
     "stage2",
+    "binary_class",
 )
-#: Integer truth columns (the others are floats, ``giant`` boolean).
-TRUTH_INTEGERS = ("source_id", "component", "stage1", "stage2")
+#: Integer truth columns (the others are floats, ``giant`` boolean). ``binary_class``: 0 a
+#: detached eclipsing pair, 1 a contact binary, 2 a non-eclipsing ellipsoidal variable
+#: (:data:`ebteff.sim.population.DETACHED` ...).
+TRUTH_INTEGERS = ("source_id", "component", "stage1", "stage2", "binary_class")
 REFERENCE_COLUMNS = ("source_id", "teff_ref", "teff_ref_err")
 #: Percentiles of A0 that the simulator logs and returns (all stars and the labelled ones).
 A0_PERCENTILES = (10, 50, 90)
@@ -399,7 +403,7 @@ def simulate_block(
     # Gaia EB parameters and the full-column reddening (schema.OPTIONAL_COLUMNS).
     cols["ebv_sandf"] = np.round(stars["ebv_sandf"], 5)
     cols["frequency"] = np.round(stars["frequency"], 8)
-    for key in ("period", "ebv_sandf", "component", "age", "stage1", "stage2"):
+    for key in ("period", "ebv_sandf", "component", "age", "stage1", "stage2", "binary_class"):
         truth[key] = stars[key]
     ids = _source_ids(rng, block, n_blocks, n)
     has_label = cols["teff_gaia"] != SENTINEL
