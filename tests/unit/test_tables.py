@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import polars as pl
 import pytest
+from astropy.io import fits
 from astropy.table import Table
 
 from ebteff.schema import COLUMNS, SENTINEL
@@ -111,6 +114,12 @@ def test_the_streamed_fits_holds_what_write_fits_writes(tmp_path):
     header = {"ORIGIN": ("test", "origin")}
     write_fits(cat, tmp_path / "a.fits", header)
     write_fits_batches(tmp_path / "c.parquet", tmp_path / "b.fits", header, batch_rows=2)
+    # the same bytes, CHECKSUM and DATASUM included (fits.open verifies them: a bad sum warns)
+    assert (tmp_path / "a.fits").read_bytes() == (tmp_path / "b.fits").read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with fits.open(tmp_path / "b.fits", checksum=True) as hdul:
+            assert hdul[1].header["DATASUM"] != "0"
     a, b = Table.read(tmp_path / "a.fits"), Table.read(tmp_path / "b.fits")
     assert a.colnames == b.colnames and a.meta["ORIGIN"] == b.meta["ORIGIN"]
     for c in a.colnames:

@@ -985,9 +985,7 @@ def place(rng, stars: dict, grid: stellar.KuruczGrid) -> dict[str, np.ndarray]:
     caught = rng.random(m) < detection_probability(radius_sum, separation)
     g_eclipse = np.where(caught, stars.pop("g_lim_eclipse"), -np.inf)
     ok = np.where(ellipsoidal, cos_i > grazing, True) & (period >= GAIA_P_MIN_DAYS)
-    stars["g_lim"] = np.minimum(
-        G_FAINT, np.where(ellipsoidal, g_ell, np.maximum(g_eclipse, g_ell))
-    )
+    stars["g_lim"] = np.minimum(G_FAINT, np.where(ellipsoidal, g_ell, np.maximum(g_eclipse, g_ell)))
     stars["binary_class"] = np.where(
         stars["contact"], CONTACT, np.where(ellipsoidal, ELLIPSOIDAL, DETACHED)
     ).astype(np.int8)
