@@ -3,8 +3,9 @@
 Per star, among the models that could predict it, the one with the smallest calibrated error
 gives ``teff_best`` (its percentiles calibrated once more for having been chosen); a star with a
 GSP-Phot Teff keeps that (hot-star corrected) value instead and is flagged A, with percentiles
-from GSP-Phot's own 16th/84th percentiles when the input has them or else from the scatter of
-the corrected label against the reference sample (:func:`fit_label_calibration`). The flags
+from the scatter of the corrected label against the reference sample
+(:func:`fit_label_calibration`) or from GSP-Phot's own 16th/84th percentiles where the input has
+them and they are the wider (:func:`label_percentiles`). The flags
 and flag bits are :mod:`ebteff.flags`; what each column means is :mod:`ebteff.columns`; the
 FITS, CSV and VOTable files are :mod:`ebteff.writers`.
 """
@@ -294,8 +295,14 @@ def fit_label_calibration(label, reference, edges=CALIBRATION_EDGES) -> dict:
 
 def label_percentiles(label, label_calibration: dict | None, lower=None, upper=None):
     """Percentiles (n, 5) of the corrected GSP-Phot Teff and, per star, where they come from:
-    'gspphot' (its own 16th/84th percentiles ``lower``/``upper``, on the corrected scale) where
-    both are finite, else 'reference' (:func:`fit_label_calibration`), else '' (NaN)."""
+    'reference' (the label's scatter against the reference sample, :func:`fit_label_calibration`)
+    or 'gspphot' (its own 16th/84th percentiles ``lower``/``upper``, on the corrected scale),
+    whichever p16-p84 interval is the wider where both exist; '' (NaN) where neither does.
+
+    GSP-Phot's own intervals are its MCMC's: for bright stars they are far narrower than its
+    errors (the 109 flag-A Gaia FGK Benchmark Stars: median half-width 0.06%, holding 1 of
+    their reference Teffs; the reference scatter's 2.7% holds 49%, docs/uncertainties.md), so
+    a star's own interval is kept only where it is the wider one."""
     label = np.asarray(label, dtype=float)
     q = np.full((label.size, len(PERCENTILES)), np.nan)
     src = np.full(label.size, "", dtype=object)
@@ -309,6 +316,8 @@ def label_percentiles(label, label_calibration: dict | None, lower=None, upper=N
     if lower is not None and upper is not None:
         lo, hi = (np.asarray(a, dtype=float) for a in (lower, upper))
         own = has & np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (lo <= label) & (hi >= label)
+        # ... and no narrower than the reference's interval where there is one
+        own &= ~(np.isfinite(q[:, 3]) & np.isfinite(q[:, 1]) & (hi - lo < q[:, 3] - q[:, 1]))
         with np.errstate(divide="ignore", invalid="ignore"):
             # extrapolated in ln Teff, so the 5th percentile stays positive
             down, up = np.log(label / lo), np.log(hi / label)
@@ -357,8 +366,9 @@ def assemble(
     ``teff_gspphot_upper`` (GSP-Phot's 16th/84th percentiles, already on the corrected scale);
     these optional columns are not catalogue columns. With ``best_calibration``
     (:func:`fit_best_calibration`) the winner's percentiles are recalibrated for the choice.
-    A star with a GSP-Phot Teff gets percentiles from its own lower/upper or from
-    ``label_calibration`` (:func:`fit_label_calibration`); without either they are null, which
+    A star with a GSP-Phot Teff gets percentiles from ``label_calibration``
+    (:func:`fit_label_calibration`) or its own lower/upper, the wider (:func:`label_percentiles`);
+    without either they are null, which
     :func:`check_uncertainties` refuses for a published catalogue.
     """
     extra = [c for c in ("split", "teff_gspphot_lower", "teff_gspphot_upper") if c in base.columns]

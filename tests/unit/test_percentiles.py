@@ -163,14 +163,27 @@ def test_label_percentiles_from_reference_or_gspphot():
     assert np.isnan(q[2]).all()
     assert q[0, 2] == pytest.approx(5000 * 1.05, rel=0.01)  # median offset of the scatter
     assert q[0, 4] - q[0, 0] == pytest.approx(5000 * 2 * 1.645 * 0.05, rel=0.15)
-    # GSP-Phot's own 16th/84th percentiles win where given
+    # GSP-Phot's own 16th/84th percentiles where given and at least as wide as the reference's
+    # (about 2 x 0.05 x 5250 = 525 K here): 4000-6500 is, 4900-5200 (an MCMC interval of a
+    # bright star) is not
+    width = q[0, 3] - q[0, 1]
+    assert 450 < width < 600
     q2, src2 = label_percentiles(
-        np.array([5000.0, 6000.0]), cal, lower=np.array([4900.0, NAN]), upper=[5200.0, 6100]
+        np.array([5000.0, 6000.0, 5000.0]),
+        cal,
+        lower=np.array([4000.0, NAN, 4900.0]),
+        upper=[6500.0, 6100, 5200.0],
     )
-    assert src2.tolist() == ["gspphot", "reference"]
-    # 5th/95th extrapolated in ln Teff: 5000 * (4900/5000)^1.64485 = 5000 * exp(1.64485 *
-    # -0.0202027) = 4836.58; 5000 * (5200/5000)^1.64485 = 5000 * exp(1.64485 * 0.0392207)
-    assert q2[0] == pytest.approx([4836.58, 4900, 5000, 5200, 5333.19], abs=0.01)
+    assert src2.tolist() == ["gspphot", "reference", "reference"]
+    assert q2[2] == pytest.approx(q[0])
+    # 5th/95th extrapolated in ln Teff: 5000 * (4000/5000)^1.64485 = 3463.92;
+    # 5000 * (6500/5000)^1.64485 = 7698.21
+    assert q2[0] == pytest.approx([3463.92, 4000, 5000, 6500, 7698.21], abs=0.01)
+    # without a reference sample, a star's own interval whatever its width
+    q3, src3 = label_percentiles(np.array([5000.0]), None, lower=[4900.0], upper=[5200.0])
+    assert src3.tolist() == ["gspphot"]
+    # 5000 * (4900/5000)^1.64485 = 4836.58; 5000 * (5200/5000)^1.64485 = 5333.19
+    assert q3[0] == pytest.approx([4836.58, 4900, 5000, 5200, 5333.19], abs=0.01)
     with pytest.raises(ValueError, match="reference stars"):
         fit_label_calibration(label[:10], reference[:10])
 
