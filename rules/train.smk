@@ -19,7 +19,11 @@ if MODEL_SOURCE["source"] == "train":
             "../envs/ml.yaml"
         threads: config["training"]["threads"]
         resources:
-            mem_mb=mem_mb_for_table(per_row_bytes=2000, base_mb=1000),
+            # the forest grows with the training rows: at 2.18M stars (1.17M training rows)
+            # gaia_teff_corrected_log_ebv peaked at 6,298 MB and gaia_logg at 5,630 MB
+            # (their logs' peak resident memory, 2026-12-08): ~2,430 bytes per star above 1 GB,
+            # and the request leaves a fifth more
+            mem_mb=mem_mb_for_table(per_row_bytes=3000, base_mb=1000),
             runtime=120,
             attempt=attempt_number,
             enforce_memory=ENFORCE_MEMORY,
