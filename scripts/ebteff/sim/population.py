@@ -565,13 +565,18 @@ def close_fraction(mass) -> np.ndarray:
     return np.clip(np.log(np.asarray(mass, dtype=float) / lo) / math.log(hi / lo), 0.0, 1.0)
 
 
+def _massive_density():
+    """Nodes x = log10 P and the Sana et al. (2012) density f ~ x^-0.55 on them (unnormalised)."""
+    lo, hi = MASSIVE_LOG_PERIOD_RANGE
+    x = np.linspace(lo, hi, 4001)
+    return x, x**MASSIVE_LOG_PERIOD_SLOPE
+
+
 @functools.lru_cache(maxsize=1)
 def _massive_table():
     """Nodes x = log10 P and F(x) = integral from x to the top of f(x') 10^(-2x'/3) dx',
-    f the normalised Sana et al. (2012) distribution f ~ x^-0.55."""
-    lo, hi = MASSIVE_LOG_PERIOD_RANGE
-    x = np.linspace(lo, hi, 4001)
-    f = x**MASSIVE_LOG_PERIOD_SLOPE
+    f the massive-star density (:func:`_massive_density`), normalised."""
+    x, f = _massive_density()
     f /= np.sum(0.5 * (f[1:] + f[:-1]) * np.diff(x))
     integrand = f * 10.0 ** (-2.0 * x / 3.0)
     steps = 0.5 * (integrand[1:] + integrand[:-1]) * np.diff(x)
@@ -656,9 +661,7 @@ def _solar_period_mass(mass1, lo, hi):
 @functools.lru_cache(maxsize=1)
 def _massive_cdf():
     """Nodes x = log10 P and the cumulative share of the massive-star distribution at x."""
-    lo, hi = MASSIVE_LOG_PERIOD_RANGE
-    x = np.linspace(lo, hi, 4001)
-    f = x**MASSIVE_LOG_PERIOD_SLOPE
+    x, f = _massive_density()
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(x))])
     cdf /= cdf[-1]
     for array in (x, cdf):
