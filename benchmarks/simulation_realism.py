@@ -240,7 +240,7 @@ def population(frame: pl.DataFrame, has: np.ndarray, g: np.ndarray) -> None:
     shares = {
         "contact binaries": kind == CONTACT,
         "ellipsoidal variables (no eclipse)": kind == ELLIPSOIDAL,
-        "giants (giant branch or clump)": frame["giant"].to_numpy(),
+        "giants (giant branch, clump or early AGB)": frame["giant"].to_numpy(),
         "bulge stars": frame["component"].to_numpy() == 2,
         "orbital period below 1 d": frame["period"].to_numpy() < 1.0,
         "Dec > -30 deg (Pan-STARRS1's sky)": frame["dec"].to_numpy() > -30.0,

@@ -35,8 +35,15 @@ included). Sources:
   the base of the giant branch); giant branch (core mass grows as dMc/dt = A_H L, L = D Mc^p,
   R = R_GB(M, L), until L_HeI); core-helium burning for t_He (low mass: the red clump at L_ZAHB,
   R_ZAHB; above M_HeF = 2 M_sun: at L_HeI on the giant branch, blue loops ignored, approx.);
-  afterwards (AGB, remnant) the star leaves the sample (white dwarfs and remnants dropped; the
-  AGB lasts ~10% of t_He).
+  early asymptotic giant branch (E-AGB, HPT00 Sect. 5.4): from the base of the AGB at L_BAGB
+  (eq. 56) the CO core grows on the same core-mass-luminosity law at the helium-burning rate
+  A_He = 7.66e-5 M_sun / (L_sun Myr) (eq. 68) until it reaches the core mass of the second
+  dredge-up (eqs. 66, 69; the first thermal pulse), R = R_AGB(M, L) (eq. 74); for a 1 M_sun
+  star L goes from 163 to ~4,200 L_sun in 4.5 Myr (3% of its t_He) at 4,200 to 3,100 K.
+  Afterwards (the thermally pulsing AGB, whose end is set by mass loss, not modelled; remnants)
+  the star leaves the sample (white dwarfs and remnants dropped). The core law is its D Mc^p
+  branch throughout, as on the giant branch (approx.: HPT00 switch to B Mc^q above L_x, ~3,800
+  L_sun at 1 M_sun).
 - Binaries: multiplicity frequency against primary mass, Duchene & Kraus (2013, ARA&A 51, 269,
   Table 1: 22% below 0.1 M_sun, 26% at 0.1-0.5, 44% at 0.7-1.3, >=50% at 1.5-5, >=60% at 8-16,
   >=80% above 16 M_sun; interpolated in log M); mass ratio flat, q ~ U(max(0.1, 0.08/M1), 1)
@@ -253,11 +260,29 @@ _B18, _B19, _B20, _B21, _B22, _B23 = (
     2.063983,
     2.003160,
 )
+#: Base of the AGB (eq. 56): b29, b30, b31 = b^b33, b32, b33, b34 = b^b33.
+_B33 = 2.474401
+_B29, _B30, _B31, _B32, _B34 = (
+    1.626062e2,
+    3.336833e-1,
+    7.425137e1**_B33,
+    9.268325e2,
+    (1.127018e1**_B33),
+)
+#: Core mass at the base of the AGB (eq. 66): (b36 M^b37 + b38)^(1/4).
+_B36, _B37, _B38 = 1.445216e-1**4, 4.0 * 1.304129, 5.114149e-1**4
+#: AGB radius (eq. 74): b51-b54 above M_HeF, b56 + b57 M below M_HeF - 0.2, exponent b55 b3 /
+#: b3; b55 = min(0.99164 - 743.123 Z^2.83, 1.0422) at Z = 0.02.
+_B51, _B52, _B53, _B54 = 1.125124, 3.349289e-1, 1.467794, 4.658512e-1
+_B55 = min(0.99164 - 743.123 * 0.02**2.83, 1.0422)
+_B56, _B57 = 1.110866, -1.584333e-1
+#: Helium-burning rate of the CO core on the AGB, M_sun / (L_sun Myr) (HPT00 eq. 68).
+A_HE = 7.66e-5
 M_HEF = 1.995
 LOG_D0 = 5.37
 L_SUN_TEFF = 5772.0
 
-MS, HG, GB, CHEB = 0, 1, 2, 3
+MS, HG, GB, CHEB, EAGB = 0, 1, 2, 3, 4
 
 
 def zams(mass) -> tuple[np.ndarray, np.ndarray]:
@@ -346,6 +371,41 @@ def l_hei(mass) -> np.ndarray:
     return np.where(m < M_HEF, low, high)
 
 
+def l_bagb(mass) -> np.ndarray:
+    """Luminosity at the base of the AGB, HPT00 eq. 56."""
+    m = np.asarray(mass, dtype=float)
+    high_hef = (_B31 + _B32 * M_HEF ** (_B33 + 1.8)) / (_B34 + M_HEF**_B33)
+    alpha3 = (_B29 * M_HEF**_B30 - high_hef) / high_hef
+    low = _B29 * m**_B30 / (1.0 + alpha3 * np.exp(np.minimum(15.0 * (m - M_HEF), 50.0)))
+    high = (_B31 + _B32 * m ** (_B33 + 1.8)) / (_B34 + m**_B33)
+    return np.where(m < M_HEF, low, high)
+
+
+def mc_bagb(mass) -> np.ndarray:
+    """Core mass at the base of the AGB, HPT00 eq. 66."""
+    m = np.asarray(mass, dtype=float)
+    return (_B36 * m**_B37 + _B38) ** 0.25
+
+
+def mc_dredge_up(mass) -> np.ndarray:
+    """Core mass at the second dredge-up, where the E-AGB ends (HPT00 eq. 69)."""
+    mc = mc_bagb(mass)
+    return np.where(mc <= 0.8, mc, 0.44 * mc + 0.448)
+
+
+def r_agb(mass, lum) -> np.ndarray:
+    """AGB radius at luminosity L, HPT00 eq. 74 (linear in M between M_HeF - 0.2 and M_HeF)."""
+    b1, b2, b3 = _GB_B[:3]
+    m = np.asarray(mass, dtype=float)
+    lo_m = M_HEF - 0.2
+    frac = np.clip((m - lo_m) / 0.2, 0.0, 1.0)
+    a_low = _B56 + _B57 * np.minimum(m, lo_m)
+    a_high = np.minimum(_B51 * np.maximum(m, M_HEF) ** -_B52, _B53 * np.maximum(m, M_HEF) ** -_B54)
+    a = (1.0 - frac) * a_low + frac * a_high
+    exponent = b3 * (1.0 + frac * (_B55 - 1.0))
+    return a * (lum**b1 + b2 * lum**exponent)
+
+
 def _core_law(mass):
     """(p, D, A_H) of the core-mass-luminosity law and H-burning rate, HPT00 eqs. 37-38, 43."""
     m = np.asarray(mass, dtype=float)
@@ -394,18 +454,24 @@ def track(mass) -> dict[str, np.ndarray]:
     f = (1 + _B21) * mu**_B22 / (1 + _B21 * mu**_B23)
     l_he = np.where(m < M_HEF, np.minimum(l_zahb, lhei), lhei)
     r_he = np.where(m < M_HEF, (1 - f) * _r_zhe(mc_hei) + f * r_gb(m, l_he), r_gb(m, l_he))
+    # E-AGB: the CO core from L_BAGB to the dredge-up core mass at the helium-burning rate (a
+    # star whose dredge-up luminosity lies below L_BAGB, the most massive, has none).
+    lbagb = l_bagb(m)
+    l_du = d * mc_dredge_up(m) ** p
+    t_eagb = np.where(l_du > lbagb, _gb_time(p, d, A_HE, lbagb, np.maximum(l_du, lbagb)), 0.0)
     return {
         "l_z": l_z, "r_z": r_z, "t_ms": tms, "t_bgb": tbgb, "l_tms": l_tms(m),
         "r_tms": r_tms(m), "l_bgb": lbgb, "r_bgb": r_gb(m, lbgb), "l_hei": lhei, "p": p,
         "d": d, "a_h": a_h, "t_gb": t_gb, "t_he": t_he, "l_he": l_he, "r_he": r_he,
+        "l_bagb": lbagb, "l_du": l_du, "t_eagb": t_eagb,
     }  # fmt: skip
 
 
 def evolve(mass, age_myr, tracks: dict | None = None) -> dict[str, np.ndarray]:
     """Luminosity, radius, Teff, phase and ``alive`` of stars of this mass and age (Myr).
 
-    Phases MS, HG, GB, CHEB as in the module docstring; alive is False after core-helium
-    burning (the star has left for the AGB or become a remnant).
+    Phases MS, HG, GB, CHEB, EAGB as in the module docstring; alive is False after the early
+    AGB (the star has left for the thermally pulsing AGB or become a remnant).
     """
     t = np.asarray(age_myr, dtype=float)
     k = track(mass) if tracks is None else tracks
@@ -426,13 +492,21 @@ def evolve(mass, age_myr, tracks: dict | None = None) -> dict[str, np.ndarray]:
     )
     m = np.asarray(mass, dtype=float)
     r_giant = r_gb(m, l_giant)
+    t_bagb = tbgb + k["t_gb"] + k["t_he"]
+    agb = (t >= t_bagb) & (t < t_bagb + k["t_eagb"])
+    l_agb = np.ones_like(t)
+    l_agb[agb] = np.minimum(
+        _gb_luminosity(k["p"][agb], k["d"][agb], A_HE, k["l_bagb"][agb], (t - t_bagb)[agb]),
+        k["l_du"][agb],
+    )
+    r_agb_now = np.where(agb, r_agb(m, l_agb), 1.0)
     phase = np.select(
-        [t < tms, t < tbgb, giant, t < tbgb + k["t_gb"] + k["t_he"]],
-        [MS, HG, GB, CHEB],
+        [t < tms, t < tbgb, giant, t < t_bagb, agb],
+        [MS, HG, GB, CHEB, EAGB],
         -1,
     )
-    lum = np.choose(np.maximum(phase, 0), [l_ms, l_hg, l_giant, k["l_he"]])
-    rad = np.choose(np.maximum(phase, 0), [r_ms, r_hg, r_giant, k["r_he"]])
+    lum = np.choose(np.maximum(phase, 0), [l_ms, l_hg, l_giant, k["l_he"], l_agb])
+    rad = np.choose(np.maximum(phase, 0), [r_ms, r_hg, r_giant, k["r_he"], r_agb_now])
     teff = L_SUN_TEFF * (lum / rad**2) ** 0.25
     return {"lum": lum, "radius": rad, "teff": teff, "phase": phase, "alive": phase >= 0}
 
@@ -808,7 +882,7 @@ def _post_ms_window(k, lo_gyr, hi_gyr):
     """Ages (Gyr) at which a star with these tracks is past its main sequence and still alive,
     intersected with the star-formation window [lo, hi]: (start, width, end of life or hi);
     empty windows have width 0."""
-    end = k["t_bgb"] + k["t_gb"] + k["t_he"]
+    end = k["t_bgb"] + k["t_gb"] + k["t_he"] + k["t_eagb"]
     start = np.maximum(k["t_ms"] / 1000.0, lo_gyr)
     stop = np.minimum(end / 1000.0, hi_gyr)
     return start, np.maximum(stop - start, 0.0), stop

@@ -130,7 +130,9 @@ TRUTH_COLUMNS = (
 )
 #: Integer truth columns (the others are floats, ``giant`` boolean). ``binary_class``: 0 a
 #: detached eclipsing pair, 1 a contact binary, 2 a non-eclipsing ellipsoidal variable
-#: (:data:`ebteff.sim.population.DETACHED` ...).
+#: (:data:`ebteff.sim.population.DETACHED` ...). ``stage1``/``stage2``: 0 main sequence, 1
+#: Hertzsprung gap, 2 giant branch, 3 core-helium burning, 4 early AGB
+#: (:data:`ebteff.sim.population.MS` ...).
 TRUTH_INTEGERS = ("source_id", "component", "stage1", "stage2", "binary_class")
 REFERENCE_COLUMNS = ("source_id", "teff_ref", "teff_ref_err")
 #: Percentiles of A0 that the simulator logs and returns (all stars and the labelled ones).
