@@ -90,7 +90,10 @@ def main(smk) -> None:
         report[split]["novelty"] = {
             "novel_fraction": float(is_novel(score).mean()) if score.size else 0.0,
             "by_score": coverage_by_novelty(
-                score, apply_percentiles(calibration, teff, sp, sigma), label
+                score,
+                apply_percentiles(calibration, teff, sp, sigma),
+                label,
+                relative=par.scale == "ln",
             ),
         }
     test = report["test"]["by_label_bin"]["overall"]

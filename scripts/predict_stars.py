@@ -46,10 +46,12 @@ def main(smk) -> None:
             progress=bar,
         )
     logger.info(
-        "%d stars: flags %s; predicted per model %s",
+        "%d stars: flags %s; predicted per model %s; novel to the model (its Teff not used for "
+        "teff_best, docs/novelty.md) %s",
         counts["rows"],
         counts["flags"],
         counts["predicted_by_model"],
+        counts["novel_by_model"],
     )
     finished(logger, smk.output)
 

@@ -46,7 +46,7 @@ def main(smk) -> None:
         predicted["with_reference"],
         best["n"],
         None if best["median_bias"] is None else round(best["median_bias"]),
-        best["within_10pct"],
+        "n/a" if best["within_10pct"] is None else f"{100 * best['within_10pct']:.1f}%",
         "none" if result["catalogue"] is None else result["catalogue"]["stars"],
     )
     write_json(result, smk.output.json)

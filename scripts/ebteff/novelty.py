@@ -135,10 +135,12 @@ def is_novel(score) -> np.ndarray:
 SCORE_EDGES = (0.0, 0.5, 0.75, 1.0, 1.5, np.inf)
 
 
-def coverage_by_novelty(score, percentiles, label, edges=SCORE_EDGES) -> dict:
+def coverage_by_novelty(score, percentiles, label, edges=SCORE_EDGES, relative=True) -> dict:
     """Per bin of novelty score: stars, fraction of labels within p16-p84 and p05-p95, and the
-    median |p50 - label| / label: whether the calibrated percentiles still hold as stars get
-    less like the training ones (docs/novelty.md)."""
+    median |p50 - label| / label (``median_rel_error``; with ``relative`` False, for log g and
+    [M/H], whose labels are logarithms and can be zero or negative, the median |p50 - label| in
+    their unit, ``median_abs_error``): whether the calibrated percentiles still hold as stars
+    get less like the training ones (docs/novelty.md)."""
     score, label = (np.asarray(a, dtype=float) for a in (score, label))
     q = np.asarray(percentiles, dtype=float)
     ok = np.isfinite(score) & np.isfinite(label) & np.isfinite(q).all(axis=1)
@@ -153,6 +155,9 @@ def coverage_by_novelty(score, percentiles, label, edges=SCORE_EDGES) -> dict:
             out[name].update(
                 within_p16_p84=float(np.mean((y >= qq[:, 1]) & (y <= qq[:, 3]))),
                 within_p05_p95=float(np.mean((y >= qq[:, 0]) & (y <= qq[:, 4]))),
-                median_rel_error=float(np.median(np.abs(qq[:, 2] - y) / y)),
             )
+            if relative:
+                out[name]["median_rel_error"] = float(np.median(np.abs(qq[:, 2] - y) / y))
+            else:
+                out[name]["median_abs_error"] = float(np.median(np.abs(qq[:, 2] - y)))
     return out

@@ -84,7 +84,14 @@ def predict_frame(
         teff[ok], spread[ok] = t_all, s_all
         out[m.spec.raw_column] = teff
         out[m.spec.spread_column] = spread
-        log.info("%s: predicted %d of %d stars", m.spec.name, int(ok.sum()), n)
+        lacking = {f: int(feats[f].null_count()) for f in m.spec.features if feats[f].null_count()}
+        log.info(
+            "%s: predicted %d of %d stars%s",
+            m.spec.name,
+            int(ok.sum()),
+            n,
+            f" (stars lacking each feature: {lacking})" if lacking else "",
+        )
     return pl.DataFrame(out).with_columns(pl.exclude("source_id").fill_nan(None))
 
 

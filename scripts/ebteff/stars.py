@@ -142,11 +142,32 @@ def _sources(feature: str) -> str:
     return " or ".join(ways)
 
 
-def check_usable(columns, stored: StoredModels, path) -> None:
-    """Refuse a table from which no model can predict anything: say what each one needs."""
+def _misspelt(raw_columns) -> list[str]:
+    """Input columns no reader knows that are close to a name one does: 'phot_g_mean_mgg
+    (phot_g_mean_mag?)'."""
+    import difflib
+
+    from .schema import COLUMNS
+
+    known = {c.lower() for c in COLUMNS} | set(ARCHIVE_NAMES) | set(NEGATED_ARCHIVE_COLOURS)
+    known |= set(DERIVED_COLOURS)
+    out = []
+    for name in raw_columns:
+        if name.lower() in known:
+            continue
+        close = difflib.get_close_matches(name.lower(), sorted(known), n=1, cutoff=0.8)
+        if close:
+            out.append(f"{name} ({close[0]}?)")
+    return out
+
+
+def check_usable(columns, stored: StoredModels, path, raw_columns=()) -> None:
+    """Refuse a table from which no model can predict anything: say what each one needs, and
+    which of the table's own columns (``raw_columns``) look like misspelt names."""
     have = set(columns)
     if any(all(f in have for f in m.spec.features) for m in stored.models):
         return
+    misspelt = _misspelt(raw_columns)
     needs = "; ".join(
         f"{m.spec.name} needs "
         + ", ".join(_sources(f) for f in m.spec.features)
@@ -157,8 +178,9 @@ def check_usable(columns, stored: StoredModels, path) -> None:
     )
     raise TableError(
         f"{path}: no model can predict any star of this table, it lacks a feature of every "
-        f"model. {needs}. Column names may be the upstream ones or the Gaia Archive's (in "
-        "brackets)."
+        f"model. "
+        + (f"Columns not recognised, perhaps misspelt: {', '.join(misspelt)}. " if misspelt else "")
+        + f"{needs}. Column names may be the upstream ones or the Gaia Archive's (in brackets)."
     )
 
 
@@ -289,7 +311,10 @@ def predicted_batches(
         rows += frame.height
         if not checked:
             check_usable(
-                prepare_photometry(frame.lazy(), None).collect_schema().names(), stored, path
+                prepare_photometry(frame.lazy(), None).collect_schema().names(),
+                stored,
+                path,
+                raw.columns,
             )
             checked = True
         out = predict_batch(frame, stored, n_jobs=n_jobs, path=path)
@@ -307,6 +332,10 @@ def summarise_stars(counts: dict, out: pl.DataFrame, names) -> None:
     for m in names:
         counts.setdefault("predicted_by_model", {}).setdefault(m, 0)
         counts["predicted_by_model"][m] += int(out[f"teff_{m}"].is_not_null().sum())
+        # stars unlike the model's training stars, whose Teff from it teff_best does not take
+        counts.setdefault("novel_by_model", {}).setdefault(m, 0)
+        if f"teff_{m}_novelty" in out.columns:
+            counts["novel_by_model"][m] += int((out[f"teff_{m}_novelty"] > 1).sum())
 
 
 def predict_stars(
@@ -368,7 +397,10 @@ def predict_table(frame, model_dir, models=None, *, batch_rows: int = 100_000, n
     table = normalise(frame, "the table", numeric, missing=missing)
     log_missing("the table", missing)
     check_usable(
-        prepare_photometry(table.lazy(), None).collect_schema().names(), stored, "the table"
+        prepare_photometry(table.lazy(), None).collect_schema().names(),
+        stored,
+        "the table",
+        frame.columns,
     )
     parts = [
         predict_batch(table.slice(lo, batch_rows), stored, n_jobs=n_jobs, path="the table")

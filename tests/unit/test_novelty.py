@@ -54,6 +54,16 @@ def test_coverage_by_novelty_counts_each_bin():
     assert [st["n"] for st in rep.values()] == [1, 1, 1, 1, 1]
     assert rep["1.5+"]["within_p16_p84"] == 0 and rep["0-0.5"]["within_p05_p95"] == 1
     assert rep["1.5+"]["median_rel_error"] == pytest.approx(0.4)
+    # [M/H] labels of 0 and below: the error in dex, no division by the label.
+    mh = coverage_by_novelty(
+        np.array([0.2, 0.3]),
+        np.tile([-0.4, -0.2, 0.1, 0.2, 0.4], (2, 1)),
+        np.array([0.0, -0.3]),
+        relative=False,
+    )
+    assert mh["0-0.5"] == pytest.approx(
+        {"n": 2, "within_p16_p84": 0.5, "within_p05_p95": 1.0, "median_abs_error": 0.25}
+    )
 
 
 def _model(ids, teff, err, novelty):

@@ -115,6 +115,11 @@ def test_stars_predicts_every_row_with_the_catalogues_values(trained, stars_runs
     x = stars.filter(pl.col("flag") == "X")["no_teff_reason"]
     assert x.str.contains("novel to every model that could predict it").all()
     assert stars.filter(pl.col("flag") != "X")["no_teff_reason"].is_null().all()
+    # the log counts, per model, the stars novel to it and the stars lacking each feature
+    log = (trained / "results/tiny/logs/predict_stars/my_stars_parquet.log").read_text()
+    novel = {m: int((got[f"teff_{m}_novelty"] > 1).sum()) for m in MODELS}
+    assert f"novel to the model (its Teff not used for teff_best, docs/novelty.md) {novel}" in log
+    assert f"{MODELS[1]}: predicted 0 of {N_STARS + len(HOPELESS)} stars (stars lacking" in log
 
 
 def test_rows_no_model_can_predict_are_flagged_x_with_the_reason(trained, stars_runs):
@@ -253,9 +258,14 @@ def test_an_unknown_format_names_the_accepted_ones(trained, stars_runs):
 
 
 def test_a_table_without_any_models_features_names_what_is_needed(trained, stars_runs):
-    (trained / "no_features.csv").write_text("source_id,ra,dec,j_m\n1,10.0,5.0,12.1\n")
+    (trained / "no_features.csv").write_text(
+        "source_id,ra,dec,j_m,phot_g_mean_mgg,Phot_BP_Mean_Mag,my_note\n1,10.0,5.0,12.1,9,9.5,x\n"
+    )
     out = refused(trained, "stars", "--config", "stars=no_features.csv")
     assert "no_features.csv: no model can predict any star of this table" in out
+    # a misspelt archive name is pointed at; a column merely unknown (my_note) is not
+    assert "not recognised, perhaps misspelt: phot_g_mean_mgg (phot_g_mean_mag?)." in out
+    assert "my_note" not in out
     assert f"{MODELS[0]} needs g (phot_g_mean_mag), bp (phot_bp_mean_mag)" in out
     assert "g_bp or bp_g or g (phot_g_mean_mag) and bp (phot_bp_mean_mag)" in out
     assert not (trained / "results/tiny/stars/no_features.parquet").exists()
