@@ -147,10 +147,9 @@ def _misspelt(raw_columns) -> list[str]:
     (phot_g_mean_mag?)'."""
     import difflib
 
-    from .schema import COLUMNS
+    from .tables import known_numeric
 
-    known = {c.lower() for c in COLUMNS} | set(ARCHIVE_NAMES) | set(NEGATED_ARCHIVE_COLOURS)
-    known |= set(DERIVED_COLOURS)
+    known = {name.lower() for name in known_numeric()}
     out = []
     for name in raw_columns:
         if name.lower() in known:

@@ -176,7 +176,7 @@ def _parquet_batches(path: Path, batch_rows: int) -> Iterator[pl.DataFrame]:
         yield lf.slice(lo, batch_rows).collect()
 
 
-def _known_numeric() -> dict[str, pl.DataType]:
+def known_numeric() -> dict[str, pl.DataType]:
     """Dtypes a CSV reader must not guess: a column empty in its first rows would be text."""
     names = [c for c in COLUMNS if c != "source_id"] + list(ARCHIVE_NAMES)
     names += list(NEGATED_ARCHIVE_COLOURS) + list(DERIVED_COLOURS)
@@ -209,7 +209,7 @@ def _csv_batches(path: Path, batch_rows: int) -> Iterator[pl.DataFrame]:
     header = pl.read_csv(path, n_rows=0)
     check_separator(path, header.columns)
     overrides = {}
-    known = _known_numeric()
+    known = known_numeric()
     for col in header.columns:
         canonical = _canonical_name(col)
         if canonical in known or col.lower() in known:

@@ -467,6 +467,22 @@ def track(mass) -> dict[str, np.ndarray]:
     }  # fmt: skip
 
 
+def _core_climb(k, t, start, duration, rate, l_from, l_cap):
+    """Stars on a core-mass-luminosity climb (the giant branch, at the hydrogen-burning rate;
+    the early AGB, at the helium-burning rate): the mask of those between ``start`` and
+    ``start + duration`` (Myr), and their luminosity from ``l_from``, at most ``l_cap`` (1
+    elsewhere)."""
+    on = (t >= start) & (t < start + duration)
+    lum = np.ones_like(t)
+    lum[on] = np.minimum(
+        _gb_luminosity(
+            k["p"][on], k["d"][on], np.broadcast_to(rate, t.shape)[on], l_from[on], (t - start)[on]
+        ),
+        l_cap[on],
+    )
+    return on, lum
+
+
 def evolve(mass, age_myr, tracks: dict | None = None) -> dict[str, np.ndarray]:
     """Luminosity, radius, Teff, phase and ``alive`` of stars of this mass and age (Myr).
 
@@ -482,24 +498,12 @@ def evolve(mass, age_myr, tracks: dict | None = None) -> dict[str, np.ndarray]:
     hg = np.clip((t - tms) / np.maximum(tbgb - tms, 1e-9), 0.0, 1.0)
     l_hg = k["l_tms"] * (k["l_bgb"] / k["l_tms"]) ** hg
     r_hg = k["r_tms"] * (k["r_bgb"] / k["r_tms"]) ** hg
-    giant = (t >= tbgb) & (t < tbgb + k["t_gb"])
-    l_giant = np.ones_like(t)
-    l_giant[giant] = np.minimum(
-        _gb_luminosity(
-            k["p"][giant], k["d"][giant], k["a_h"][giant], k["l_bgb"][giant], (t - tbgb)[giant]
-        ),
-        k["l_hei"][giant],
-    )
+    giant, l_giant = _core_climb(k, t, tbgb, k["t_gb"], k["a_h"], k["l_bgb"], k["l_hei"])
     m = np.asarray(mass, dtype=float)
     r_giant = r_gb(m, l_giant)
     t_bagb = tbgb + k["t_gb"] + k["t_he"]
-    agb = (t >= t_bagb) & (t < t_bagb + k["t_eagb"])
-    l_agb = np.ones_like(t)
-    l_agb[agb] = np.minimum(
-        _gb_luminosity(k["p"][agb], k["d"][agb], A_HE, k["l_bagb"][agb], (t - t_bagb)[agb]),
-        k["l_du"][agb],
-    )
-    r_agb_now = np.where(agb, r_agb(m, l_agb), 1.0)
+    agb, l_agb = _core_climb(k, t, t_bagb, k["t_eagb"], A_HE, k["l_bagb"], k["l_du"])
+    r_agb_now = r_agb(m, l_agb)
     phase = np.select(
         [t < tms, t < tbgb, giant, t < t_bagb, agb],
         [MS, HG, GB, CHEB, EAGB],
